@@ -143,10 +143,7 @@ class CaptureEnv(ParallelEnv):
         return obs, self._infos()
 
     def _task_from_options(self, options: dict[str, Any] | None) -> int:
-        if options:
-            unknown = set(options) - {"task"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}: the only one is 'task'")
+        # Other option keys are ignored, as PettingZoo's api_test requires.
         if not options or options.get("task") is None:
             return int(self.sampler.sample(1)[0])
         task = options["task"]

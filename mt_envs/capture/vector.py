@@ -104,10 +104,7 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         return obs, self._info(obs)
 
     def _tasks_from_options(self, options: dict[str, Any] | None) -> np.ndarray:
-        if options:
-            unknown = set(options) - {"task"}
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}: the only one is 'task'")
+        # Other option keys are ignored, as PettingZoo's api_test requires.
         task = None if not options else options.get("task")
         if task is None:
             return self.sampler.sample(self.num_envs)

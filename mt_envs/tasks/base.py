@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
+import numpy as np
+
 from mt_envs.utils import unknown_name_error
 
 _FAMILIES: dict[str, type[Task]] = {}
@@ -126,9 +128,10 @@ class TaskSet:
     def __iter__(self) -> Iterator[Task]:
         return iter(self.tasks)
 
-    def __getitem__(self, i: int) -> Task:
-        if not isinstance(i, int) or isinstance(i, bool):
+    def __getitem__(self, i: int | np.integer) -> Task:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
             raise TypeError(f"task ids are ints, got {type(i).__name__}")
+        i = int(i)
         if not -len(self.tasks) <= i < len(self.tasks):
             raise IndexError(
                 f"task id {i} out of range for task set {self.name!r} "

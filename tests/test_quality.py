@@ -1,0 +1,45 @@
+"""Lint, format and type checks run with the tests, so CI runs them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PATHS = ["mt_envs", "wrappers", "mt_agents", "tests", "benchmarks", "docs"]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the test extra")
+def test_ruff_lint():
+    out = _run("ruff", "check", *PATHS)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the test extra")
+def test_ruff_format():
+    out = _run("ruff", "format", "--check", *PATHS)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mypy():
+    pytest.importorskip("mypy")
+    out = _run(sys.executable, "-m", "mypy")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_mt_envs_imports_neither_torch_nor_higher_layers():
+    code = (
+        "import sys, mt_envs, mt_envs.capture, mt_envs.vector, mt_envs.test, wrappers; "
+        "bad = [m for m in ('torch', 'mt_agents', 'pygame') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    out = _run(sys.executable, "-c", code)
+    assert out.returncode == 0, out.stdout + out.stderr
