@@ -16,7 +16,9 @@ _ENV_OF: dict[str, str] = {}
 _CACHE: dict[str, TaskSet] = {}
 
 
-def register(name: str, factory: Callable[[], TaskSet], env_id: str, overwrite: bool = False) -> None:
+def register(
+    name: str, factory: Callable[[], TaskSet], env_id: str, overwrite: bool = False
+) -> None:
     """Register a named task set.
 
     Args:

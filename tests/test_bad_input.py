@@ -72,15 +72,19 @@ def test_batched_action_arrays_are_checked():
     with pytest.raises(RuntimeError, match="before reset"):
         venv.step(np.zeros((8, 2), dtype=np.int64))
     venv.reset()
-    with pytest.raises(ValueError, match=r"expected an int array of shape \(num_envs, num_agents\)"):
+    with pytest.raises(
+        ValueError, match=r"expected an int array of shape \(num_envs, num_agents\)"
+    ):
         venv.step(np.zeros((8,), dtype=np.int64))
     with pytest.raises(ValueError, match="floats, NaN and bools are refused"):
         venv.step(np.full((8, 2), np.nan))
     with pytest.raises(ValueError, match="floats, NaN and bools are refused"):
         venv.step(np.ones((8, 2), dtype=bool))
-    with pytest.raises(ValueError, match=r"action 7 of env 3, agent slot 1 is outside Discrete\(5\)"):
-        a = np.zeros((8, 2), dtype=np.int64)
-        a[3, 1] = 7
+    a = np.zeros((8, 2), dtype=np.int64)
+    a[3, 1] = 7
+    with pytest.raises(
+        ValueError, match=r"action 7 of env 3, agent slot 1 is outside Discrete\(5\)"
+    ):
         venv.step(a)
     with pytest.raises(ValueError, match="task ids must lie in 0..3"):
         venv.reset(options={"task": 9})

@@ -156,9 +156,7 @@ def test_observation_and_state_encode_normalised_positions():
 
 
 def _mamt3(pos, tpos):
-    core = make_core(
-        CaptureTask.mamt(5, n_agents=3, slip=0.0, target_policy=STILL, horizon=100), 1
-    )
+    core = make_core(CaptureTask.mamt(5, n_agents=3, slip=0.0, target_policy=STILL, horizon=100), 1)
     core.pos[0], core.tpos[0] = pos, tpos
     return core.step(np.full((1, 3), STAY))
 
@@ -212,11 +210,11 @@ def test_reset_never_starts_captured_and_positions_are_uniform():
 
 def test_reward_and_termination_only_at_capture_in_random_play():
     venv = mt_envs.make_vec("mamt_v0", 512, tasks="mamt-2a-3to6", seed=0)
-    obs, info = venv.reset()
+    venv.reset()
     rng = np.random.default_rng(0)
     captures = 0
     for _ in range(200):
-        obs, rew, term, trunc, info = venv.step(rng.integers(0, 5, (512, 2)))
+        _obs, rew, term, trunc, info = venv.step(rng.integers(0, 5, (512, 2)))
         assert np.array_equal(rew[:, 0] == 1.0, term[:, 0])
         assert not np.any(rew[trunc])
         s = info["final_state"][term[:, 0]]
@@ -245,7 +243,7 @@ def _capture_rate(env, policy, episodes: int, seed: int) -> tuple[float, float]:
                 acts = {a: int(rng.integers(5)) for a in env.agents}
             else:
                 acts = policy(obs, infos)
-            obs, rew, term, _, infos = env.step(acts)
+            obs, _rew, term, _, infos = env.step(acts)
             if term["agent_0"]:
                 caps += 1
                 disc += 0.95**t
@@ -253,7 +251,9 @@ def _capture_rate(env, policy, episodes: int, seed: int) -> tuple[float, float]:
     return caps / episodes, disc / episodes
 
 
-@pytest.mark.parametrize(("env_id", "tasks"), [("mast_v0", "mast-2a-4to8"), ("mamt_v0", "mamt-2a-3to7")])
+@pytest.mark.parametrize(
+    ("env_id", "tasks"), [("mast_v0", "mast-2a-4to8"), ("mamt_v0", "mamt-2a-3to7")]
+)
 def test_greedy_captures_far_more_often_than_random_without_flicker(env_id, tasks):
     ts = mt_envs.task_sets.get(tasks)
     no_flicker = TaskSet(

@@ -91,7 +91,7 @@ def test_batched_env_is_reproducible_for_any_batch_size():
         info = {"task_id": venv.reset(seed=seed)[1]["task_id"]}
         for _ in range(200):
             act = policy.act(obs, info["task_id"], start)
-            obs, rew, term, trunc, info = venv.step(act)
+            obs, rew, _term, _trunc, info = venv.step(act)
             start = info["_final"]
             trace.append(obs.copy())
             trace.append(rew.copy())

@@ -80,9 +80,7 @@ capture_tasks = st.builds(
         assignment=tuple(int(i) for i in np.random.default_rng(perm_seed).permutation(n))
         if mamt
         else None,
-        target_policy=tuple(
-            float(x) for x in np.random.default_rng(tp_seed).dirichlet(np.ones(5))
-        ),
+        target_policy=tuple(float(x) for x in np.random.default_rng(tp_seed).dirichlet(np.ones(5))),
         horizon=h,
     ),
     st.integers(2, 12),

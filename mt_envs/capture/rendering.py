@@ -401,10 +401,13 @@ class CaptureRenderer:
         for (r, c), ids in by_cell.items():
             cx, cy = centre(r, c)
             k = len(ids)
-            radius = 0.36 * cell if k == 1 else 0.36 * cell / math.sqrt(k) + 0.04 * cell
-            spread = 0.0 if k == 1 else 0.38 * cell - radius
+            if k == 1:
+                radius, spread = 0.36 * cell, 0.0
+            else:  # k discs on a ring, neighbours touching, all inside the cell
+                radius = 0.45 * cell / (1.0 + 1.0 / math.sin(math.pi / k))
+                spread = 0.45 * cell - radius
             for slot, i in enumerate(ids):
-                ang = -math.pi / 2 + 2 * math.pi * slot / k
+                ang = math.pi + 2 * math.pi * slot / k
                 ax, ay = cx + spread * math.cos(ang), cy + spread * math.sin(ang)
                 on_target = core.pos[i] == core.tpos[core.assignment[i]]
                 self._agent(surf, i, (ax, ay), radius, i in blind, on_target)

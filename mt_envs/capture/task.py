@@ -87,7 +87,7 @@ class CaptureTask(Task):
             set_(self, field, float(v))
         tp = self.target_policy
         try:
-            tp = tuple(float(p) for p in tp)  # type: ignore[union-attr]
+            tp = tuple(float(p) for p in tp)
         except (TypeError, ValueError):
             raise ValueError(
                 f"CaptureTask.target_policy={self.target_policy!r} is invalid: need 5 "

@@ -13,7 +13,7 @@ from the dynamics generator, so the task stream is reproducible on its own.
 
 from __future__ import annotations
 
-from mt_envs.tasks.base import Task, TaskSet, register_task_family, task_from_dict, task_families
+from mt_envs.tasks.base import Task, TaskSet, register_task_family, task_families, task_from_dict
 from mt_envs.tasks.samplers import (
     Curriculum,
     Fixed,

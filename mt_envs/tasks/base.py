@@ -188,8 +188,8 @@ class TaskSet:
             return task_sets.get(tasks)
         if isinstance(tasks, Task):
             return cls(name=tasks.name, tasks=(tasks,))
-        if isinstance(tasks, Sequence) and all(isinstance(t, Task) for t in tasks) and tasks:
-            return cls(name="custom", tasks=tuple(tasks))
+        if isinstance(tasks, Sequence) and tasks and all(isinstance(t, Task) for t in tasks):
+            return cls(name="custom", tasks=tuple(t for t in tasks if isinstance(t, Task)))
         raise TypeError(
             "tasks must be a TaskSet, a registered task-set name, a Task or a non-empty "
             f"sequence of Tasks; got {tasks!r}"

@@ -106,7 +106,9 @@ def check_spaces_and_types(env: ParallelEnv, seed: int = 0, steps: int = 300) ->
         obs, rew, term, trunc, infos = env.step(random_actions(env, rng, infos))
         for agent in live:
             assert type(term[agent]) is bool and type(trunc[agent]) is bool, "flags must be bool"
-            assert type(rew[agent]) is float, f"reward must be a Python float, got {type(rew[agent])}"
+            assert type(rew[agent]) is float, (
+                f"reward must be a Python float, got {type(rew[agent])}"
+            )
             assert not (term[agent] and trunc[agent]), "an agent both terminated and truncated"
         for agent in env.agents:
             assert agent in live, f"{agent} came back after it was done"
@@ -132,13 +134,13 @@ def check_pickle(env_fn: EnvFn, seed: int = 0, steps: int = 200) -> None:
     """An env pickled mid-episode and unpickled continues exactly like the original."""
     env = env_fn()
     rng = np.random.default_rng(seed)
-    obs, infos = env.reset(seed=seed)
+    _, infos = env.reset(seed=seed)
     for _ in range(7):
         if not env.agents:
-            obs, infos = env.reset()
-        obs, _, _, _, infos = env.step(random_actions(env, rng, infos))
+            _, infos = env.reset()
+        _, _, _, _, infos = env.step(random_actions(env, rng, infos))
     if not env.agents:
-        obs, infos = env.reset()
+        _, infos = env.reset()
     clone = pickle.loads(pickle.dumps(env))
     assert rollout_continue(env, infos, seed, steps) == rollout_continue(clone, infos, seed, steps)
 
@@ -162,14 +164,14 @@ def check_truncation(env: ParallelEnv, seed: int = 0, episodes: int = 20) -> Non
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     for _ in range(episodes):
-        obs, infos = env.reset()
+        _, infos = env.reset()
         task = next(iter(infos.values())).get("task")
         horizon = getattr(task, "horizon", None)
         if horizon is None:
             return
         length = 0
         while env.agents:
-            obs, rew, term, trunc, infos = env.step(random_actions(env, rng, infos))
+            _obs, rew, term, trunc, infos = env.step(random_actions(env, rng, infos))
             length += 1
             assert length <= horizon, f"episode of task {task} outlived its horizon {horizon}"
             if any(trunc.values()):
@@ -178,19 +180,21 @@ def check_truncation(env: ParallelEnv, seed: int = 0, episodes: int = 20) -> Non
 
 
 def check_task_switching(env_fn: EnvFn, seed: int = 0) -> None:
-    """``reset(options={"task": i})`` plays task ``i`` of the env's task set; spaces never change."""
+    """``reset(options={"task": i})`` plays task ``i`` of the task set; spaces never change."""
     env = env_fn()
     task_set = getattr(env.unwrapped, "task_set", None)
     if task_set is None:
         return
     spaces = {a: (env.observation_space(a), env.action_space(a)) for a in env.possible_agents}
     for i in [*range(len(task_set)), *reversed(range(len(task_set)))]:
-        obs, infos = env.reset(seed=seed + i, options={"task": i})
+        _, infos = env.reset(seed=seed + i, options={"task": i})
         assert infos, "reset returned no infos"
         for agent in env.agents:
-            assert infos[agent]["task_id"] == i, f"asked for task {i}, got {infos[agent]['task_id']}"
+            assert infos[agent]["task_id"] == i, (
+                f"asked for task {i}, got {infos[agent]['task_id']}"
+            )
             assert infos[agent]["task"] == task_set[i]
-        obs, infos = env.reset(seed=seed, options={"task": task_set[i]})
+        _obs, infos = env.reset(seed=seed, options={"task": task_set[i]})
         assert all(info["task_id"] == i for info in infos.values())
         for a in env.possible_agents:
             assert (env.observation_space(a), env.action_space(a)) == spaces[a]
@@ -205,9 +209,7 @@ def check_render(env_fn: EnvFn) -> None:
     render_test(lambda render_mode=None: parallel_to_aec(env_fn(render_mode=render_mode)))
 
 
-def check_env(
-    env_fn: EnvFn, *, num_cycles: int = 300, seed: int = 0, render: bool = True
-) -> None:
+def check_env(env_fn: EnvFn, *, num_cycles: int = 300, seed: int = 0, render: bool = True) -> None:
     """Run every check on a ParallelEnv factory (which must accept ``render_mode=``).
 
     PettingZoo's ``parallel_api_test``, ``api_test`` on ``parallel_to_aec`` and ``state_test``,

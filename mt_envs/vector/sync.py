@@ -62,7 +62,10 @@ class SyncVectorEnv(MultiAgentVectorEnv):
                     f"copy {b} has agents {env.possible_agents}, copy 0 has {self.possible_agents}"
                 )
             for agent in self.possible_agents:
-                if env.observation_space(agent) != obs_space or env.action_space(agent) != act_space:
+                if (
+                    env.observation_space(agent) != obs_space
+                    or env.action_space(agent) != act_space
+                ):
                     raise ValueError(
                         f"copy {b}, {agent}: spaces {env.observation_space(agent)} / "
                         f"{env.action_space(agent)} differ from {obs_space} / {act_space}; every "
@@ -92,7 +95,9 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         self._init_episode_stats()
 
     def _state(self, b: int) -> np.ndarray:
-        return np.asarray(self.envs[b].state(), dtype=np.float32) if self._has_state else np.zeros(0)
+        return (
+            np.asarray(self.envs[b].state(), dtype=np.float32) if self._has_state else np.zeros(0)
+        )
 
     def _write(
         self, b: int, obs: dict[str, Any], infos: dict[str, dict[str, Any]], live: list[str]

@@ -1,0 +1,133 @@
+"""Make the GIFs shown in the docs: scripted agents on every task of an env's default task set.
+
+Usage (from the repository root; needs the ``render`` extra)::
+
+    python docs/make_gifs.py                 # every registered env id
+    python docs/make_gifs.py mamt_v0         # one id
+
+Each GIF plays one short episode per task of the env's default task set, in task-id order, with
+the family's scripted policy (the greedy chaser for capture envs; uniformly random actions for
+families without one). Frames are downscaled until the file is under ``--max-kb`` kilobytes, so
+the committed GIFs stay small. The output is ``docs/_static/<env_id>.gif``: the name the env cards
+use in their ``.. figure::``. Seeds are fixed, so a rerun rewrites the same pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STATIC = Path(__file__).resolve().parent / "_static"
+#: Widths (pixels) tried in turn until a GIF fits the size limit.
+WIDTHS = (320, 280, 240, 200, 160)
+#: Frames of the last step of each episode repeated, so the outcome stays on screen a moment.
+HOLD_FRAMES = 3
+
+
+def scripted_policy(env: Any) -> Callable[..., dict[str, Any]]:
+    """The family's scripted policy for ``env``: greedy chasers for capture, random otherwise."""
+    from mt_envs.capture import CaptureEnv, GreedyPolicy
+
+    if isinstance(getattr(env, "unwrapped", env), CaptureEnv):
+        return GreedyPolicy.for_env(env)
+    return RandomPolicy(env, seed=0)
+
+
+class RandomPolicy:
+    """Uniformly random legal actions, seeded (the fallback for families without a script)."""
+
+    def __init__(self, env: Any, seed: int = 0) -> None:
+        self.env = env
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        """Nothing to forget between episodes."""
+
+    def __call__(self, observations: dict[str, Any], infos: dict[str, Any]) -> dict[str, Any]:
+        actions = {}
+        for agent in observations:
+            mask = infos.get(agent, {}).get("action_mask")
+            n = int(self.env.action_space(agent).n)
+            legal = np.flatnonzero(mask) if mask is not None else np.arange(n)
+            actions[agent] = int(self.rng.choice(legal))
+        return actions
+
+
+def _resize(frames: Sequence[np.ndarray], width: int) -> list[np.ndarray]:
+    from PIL import Image
+
+    out = []
+    for frame in frames:
+        h, w = frame.shape[:2]
+        if w <= width:
+            out.append(np.asarray(frame, dtype=np.uint8))
+            continue
+        size = (width, max(1, round(h * width / w)))
+        img = Image.fromarray(np.asarray(frame, dtype=np.uint8)).resize(size, Image.LANCZOS)
+        out.append(np.asarray(img))
+    return out
+
+
+def episode_frames(env_id: str) -> list[np.ndarray]:
+    """Frames of one episode per task of ``env_id``'s default task set, in task order."""
+    import mt_envs
+    from mt_envs.recording import record_episodes
+
+    env = mt_envs.make(env_id, render_mode="rgb_array")
+    policy = scripted_policy(env)
+    frames: list[np.ndarray] = []
+    try:
+        for task_id in range(len(env.task_set)):
+            ep, _stats = record_episodes(env, policy, episodes=1, seed=task_id, task=task_id)
+            ep = list(ep)
+            frames += ep + [ep[-1]] * HOLD_FRAMES
+    finally:
+        env.close()
+    return frames
+
+
+def make_gif(env_id: str, out_dir: Path = STATIC, max_kb: int = 300, fps: int = 5) -> Path:
+    """Write ``out_dir/<env_id>.gif``, downscaled until it is under ``max_kb`` kilobytes."""
+    from mt_envs.recording import save_gif
+
+    frames = episode_frames(env_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{env_id}.gif"
+    with tempfile.TemporaryDirectory() as tmp:
+        trial = Path(tmp) / path.name
+        for width in WIDTHS:
+            save_gif(_resize(frames, width), trial, fps=fps)
+            if trial.stat().st_size <= max_kb * 1024:
+                break
+        else:
+            raise RuntimeError(
+                f"{env_id}: the GIF is still {trial.stat().st_size // 1024} KB at width "
+                f"{WIDTHS[-1]} px; raise --max-kb or shorten the episodes"
+            )
+        path.write_bytes(trial.read_bytes())
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import mt_envs
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("env_ids", nargs="*", help="env ids (default: all registered)")
+    parser.add_argument("--out", type=Path, default=STATIC, help="output folder")
+    parser.add_argument("--max-kb", type=int, default=300, help="size limit of each GIF")
+    parser.add_argument("--fps", type=int, default=5, help="frames per second")
+    args = parser.parse_args(argv)
+    for env_id in args.env_ids or mt_envs.env_ids():
+        path = make_gif(env_id, args.out, args.max_kb, args.fps)
+        print(f"{path}: {path.stat().st_size / 1024:.0f} KB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
