@@ -21,11 +21,11 @@ import mt_envs  # noqa: E402  (after the path set-up above; the package itself i
 # -- project --------------------------------------------------------------------------------------
 project = "mt-envs"
 author = "mt-envs developers"
-copyright = "mt-envs developers"  # noqa: A001  (Sphinx's name)
+copyright = "mt-envs developers"
 release = mt_envs.__version__
 version = ".".join(release.split(".")[:2])
 
-# -- extensions -------------------------------------------------------------------------------------
+# -- extensions -----------------------------------------------------------------------------------
 # No intersphinx: the build must work offline, and intersphinx fetches its inventories.
 extensions = [
     "myst_parser",
@@ -40,11 +40,11 @@ root_doc = "index"
 exclude_patterns = ["_build", "_generated/includes", "Thumbs.db", ".DS_Store"]
 templates_path: list[str] = []
 
-# -- MyST -------------------------------------------------------------------------------------------
+# -- MyST -----------------------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# -- autodoc / napoleon -----------------------------------------------------------------------------
+# -- autodoc / napoleon ---------------------------------------------------------------------------
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 autodoc_default_options = {"show-inheritance": True}
@@ -55,7 +55,7 @@ napoleon_numpy_docstring = False
 napoleon_include_init_with_doc = False
 napoleon_use_rtype = False
 
-# -- HTML -------------------------------------------------------------------------------------------
+# -- HTML -----------------------------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"mt-envs {release}"
 html_static_path = ["_static"]

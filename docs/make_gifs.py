@@ -6,10 +6,11 @@ Usage (from the repository root; needs the ``render`` extra)::
     python docs/make_gifs.py mamt_v0         # one id
 
 Each GIF plays one short episode per task of the env's default task set, in task-id order, with
-the family's scripted policy (the greedy chaser for capture envs; uniformly random actions for
-families without one). Frames are downscaled until the file is under ``--max-kb`` kilobytes, so
-the committed GIFs stay small. The output is ``docs/_static/<env_id>.gif``: the name the env cards
-use in their ``.. figure::``. Seeds are fixed, so a rerun rewrites the same pictures.
+the family's scripted policy (``mt_envs.play.make_policy("greedy", env)``: the greedy chaser for
+capture envs; seeded random actions for families without one). Frames are downscaled, then
+thinned, until the file is under ``--max-kb`` kilobytes, so the committed GIFs stay small. The
+output is ``docs/_static/<env_id>.gif``: the name the env cards use in their ``.. figure::``.
+Seeds are fixed, so a rerun rewrites the same pictures.
 """
 
 from __future__ import annotations
@@ -17,46 +18,26 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 STATIC = Path(__file__).resolve().parent / "_static"
-#: Widths (pixels) tried in turn until a GIF fits the size limit.
-WIDTHS = (320, 280, 240, 200, 160)
-#: Frames of the last step of each episode repeated, so the outcome stays on screen a moment.
-HOLD_FRAMES = 3
+#: (width in pixels, keep every k-th frame) tried in turn until a GIF fits the size limit.
+#: Downscaling alone gains little (smoothed edges add colours), so later tries also drop frames.
+ATTEMPTS = ((320, 1), (240, 1), (320, 2), (240, 2), (200, 3), (160, 4))
 
 
-def scripted_policy(env: Any) -> Callable[..., dict[str, Any]]:
-    """The family's scripted policy for ``env``: greedy chasers for capture, random otherwise."""
-    from mt_envs.capture import CaptureEnv, GreedyPolicy
+def scripted_policy(env: Any) -> Any:
+    """The family's scripted policy: the greedy chaser where the family has one, else random."""
+    from mt_envs.play import make_policy
 
-    if isinstance(getattr(env, "unwrapped", env), CaptureEnv):
-        return GreedyPolicy.for_env(env)
-    return RandomPolicy(env, seed=0)
-
-
-class RandomPolicy:
-    """Uniformly random legal actions, seeded (the fallback for families without a script)."""
-
-    def __init__(self, env: Any, seed: int = 0) -> None:
-        self.env = env
-        self.rng = np.random.default_rng(seed)
-
-    def reset(self) -> None:
-        """Nothing to forget between episodes."""
-
-    def __call__(self, observations: dict[str, Any], infos: dict[str, Any]) -> dict[str, Any]:
-        actions = {}
-        for agent in observations:
-            mask = infos.get(agent, {}).get("action_mask")
-            n = int(self.env.action_space(agent).n)
-            legal = np.flatnonzero(mask) if mask is not None else np.arange(n)
-            actions[agent] = int(self.rng.choice(legal))
-        return actions
+    try:
+        return make_policy("greedy", env)
+    except (ValueError, TypeError):  # no greedy chaser for this family
+        return make_policy("random", env, seed=0)
 
 
 def _resize(frames: Sequence[np.ndarray], width: int) -> list[np.ndarray]:
@@ -69,8 +50,8 @@ def _resize(frames: Sequence[np.ndarray], width: int) -> list[np.ndarray]:
             out.append(np.asarray(frame, dtype=np.uint8))
             continue
         size = (width, max(1, round(h * width / w)))
-        img = Image.fromarray(np.asarray(frame, dtype=np.uint8)).resize(size, Image.LANCZOS)
-        out.append(np.asarray(img))
+        img = Image.fromarray(np.asarray(frame, dtype=np.uint8))
+        out.append(np.asarray(img.resize(size, Image.Resampling.LANCZOS)))
     return out
 
 
@@ -84,16 +65,16 @@ def episode_frames(env_id: str) -> list[np.ndarray]:
     frames: list[np.ndarray] = []
     try:
         for task_id in range(len(env.task_set)):
-            ep, _stats = record_episodes(env, policy, episodes=1, seed=task_id, task=task_id)
-            ep = list(ep)
-            frames += ep + [ep[-1]] * HOLD_FRAMES
+            # record_episodes already holds each episode's last frame for a moment.
+            ep, _stats = record_episodes(env, policy, episodes=1, seed=0, task=task_id)
+            frames += ep
     finally:
         env.close()
     return frames
 
 
 def make_gif(env_id: str, out_dir: Path = STATIC, max_kb: int = 300, fps: int = 5) -> Path:
-    """Write ``out_dir/<env_id>.gif``, downscaled until it is under ``max_kb`` kilobytes."""
+    """Write ``out_dir/<env_id>.gif``, downscaled and thinned until it is under ``max_kb`` KB."""
     from mt_envs.recording import save_gif
 
     frames = episode_frames(env_id)
@@ -101,14 +82,14 @@ def make_gif(env_id: str, out_dir: Path = STATIC, max_kb: int = 300, fps: int = 
     path = out_dir / f"{env_id}.gif"
     with tempfile.TemporaryDirectory() as tmp:
         trial = Path(tmp) / path.name
-        for width in WIDTHS:
-            save_gif(_resize(frames, width), trial, fps=fps)
+        for width, every in ATTEMPTS:
+            save_gif(_resize(frames[::every], width), trial, fps=fps / every)
             if trial.stat().st_size <= max_kb * 1024:
                 break
         else:
             raise RuntimeError(
                 f"{env_id}: the GIF is still {trial.stat().st_size // 1024} KB at width "
-                f"{WIDTHS[-1]} px; raise --max-kb or shorten the episodes"
+                f"{width} px with every {every}th frame; raise --max-kb or shorten the episodes"
             )
         path.write_bytes(trial.read_bytes())
     return path

@@ -60,7 +60,7 @@ class RandomPolicy:
     def __init__(self, env: Any, seed: int | None = None) -> None:
         seeds = np.random.SeedSequence(seed).generate_state(len(env.possible_agents))
         self._spaces = {}
-        for agent, s in zip(env.possible_agents, seeds):
+        for agent, s in zip(env.possible_agents, seeds, strict=True):
             space = copy.deepcopy(env.action_space(agent))
             space.seed(int(s))
             self._spaces[agent] = space
@@ -298,11 +298,15 @@ def _markdown(rows: Sequence[Mapping[str, Any]]) -> str:
 
     def fmt(cells: Sequence[str]) -> str:
         parts = [
-            c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, align)
+            c.rjust(w) if right else c.ljust(w)
+            for c, w, right in zip(cells, widths, align, strict=True)
         ]
         return "| " + " | ".join(parts) + " |"
 
-    rule = "|" + "|".join("-" * (w + 1) + ":" if a else "-" * (w + 2) for w, a in zip(widths, align))
+    dashes = (
+        "-" * (w + 1) + ":" if a else "-" * (w + 2) for w, a in zip(widths, align, strict=True)
+    )
+    rule = "|" + "|".join(dashes)
     return "\n".join([fmt(header), rule + "|", *(fmt(b) for b in body)])
 
 

@@ -1,4 +1,4 @@
-"""Recording episodes as frames and GIFs (needs the ``render`` extra: ``pip install "mt-envs[render]"``).
+"""Recording episodes as frames and GIFs (needs ``pip install "mt-envs[render]"``).
 
 Example::
 
@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -67,13 +67,14 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: fl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     stack = np.stack([np.asarray(f, dtype=np.uint8) for f in frames])
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.gif", dir=path.parent)
-    os.close(fd)
+    # A fresh hidden name in the same folder (so os.replace is atomic); not mkstemp, whose 0600
+    # mode would survive the rename.
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
         iio.imwrite(tmp, stack, extension=".gif", duration=1000.0 / fps, loop=0)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
 

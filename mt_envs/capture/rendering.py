@@ -291,6 +291,7 @@ class CaptureRenderer:
 
     def close(self) -> None:
         """Close the window (if one is open). The renderer may draw again afterwards."""
+        self._window_closed = False
         if self._window is not None:
             self._pg.display.quit()
             self._window = None
@@ -456,9 +457,7 @@ class CaptureRenderer:
         if rad >= 8 * SUPERSAMPLE:
             self._text(surf, str(i), round(1.25 * rad), label_colour, centre, "center")
 
-    def _status(
-        self, surf: Any, env: Any, layout: Layout, captured: bool, blind: set[int]
-    ) -> None:
+    def _status(self, surf: Any, env: Any, layout: Layout, captured: bool, blind: set[int]) -> None:
         pg, s = self._pg, SUPERSAMPLE
         core = env.core
         width = layout.width * s
