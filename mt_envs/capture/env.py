@@ -183,11 +183,18 @@ class CaptureEnv(ParallelEnv):
                     f"missing action for live agent {agent!r}: expected one action for each of "
                     f"{self.agents}"
                 )
-            acts.append(check_action(agent, actions[agent], N_ACTIONS))
+            a = actions[agent]
+            # Fast path for the common case (a plain int in range, never a bool: type() is
+            # exact); anything else gets check_action's full conversion and error messages.
+            if type(a) is not int or not 0 <= a < N_ACTIONS:
+                a = check_action(agent, a, N_ACTIONS)
+            acts.append(a)
         if len(actions) != len(self.agents):
             unknown = [a for a in actions if a not in self.possible_agents]
             if unknown:
-                raise ValueError(f"actions for unknown agent(s) {unknown}; agents are {self.agents}")
+                raise ValueError(
+                    f"actions for unknown agent(s) {unknown}; agents are {self.agents}"
+                )
         reward, term, trunc = self.core.step(acts)
         self.num_steps += 1
         self._captured = term
@@ -205,14 +212,16 @@ class CaptureEnv(ParallelEnv):
 
     def _observe(self) -> dict[str, np.ndarray]:
         obs = self.core.observe()
-        n = self.task.n_agents
-        if self.obs_encoding == "coords" and self.table.n_targets_max:
-            self._last_visible = [bool(obs[i, 4]) for i in range(n)]
-        else:
-            self._last_visible = [bool(obs[i, self.core.M**2 :].any()) for i in range(n)]
-        return {a: obs[i] for i, a in enumerate(self.possible_agents[:n])}
+        # Whether each live agent sees the targets: the core's flicker outcome (every task has
+        # a target, so this equals the visible bit of target 0 / a non-empty target grid).
+        self._last_visible = self.core.visible
+        # zip stops after the task's n agents (obs has a row per agent slot); iterating obs
+        # yields the row views obs[i].
+        return dict(zip(self.possible_agents[: self.task.n_agents], obs, strict=False))
 
     def _infos(self) -> dict[str, dict[str, Any]]:
+        # A fresh dict per agent and step, so a caller that edits one cannot corrupt another's
+        # or a later step's (the values are immutable or read-only).
         tid, task, mask = self.task_id, self.task, self._action_mask
         return {a: {"task_id": tid, "task": task, "action_mask": mask} for a in self.agents}
 

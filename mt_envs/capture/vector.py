@@ -20,9 +20,9 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
     """``num_envs`` capture environments on numpy arrays (see :mod:`mt_envs.vector.base`).
 
     For one environment and the same seeds it reproduces the ParallelEnv step for step, across
-    episodes. With ``num_envs > 1`` all environments share one dynamics generator, so env ``b`` of a
-    batch does not replay a ParallelEnv seeded ``seed + b`` (use :class:`~mt_envs.vector.SyncVectorEnv`
-    for that).
+    episodes. With ``num_envs > 1`` all environments share one dynamics generator, so env ``b`` of
+    a batch does not replay a ParallelEnv seeded ``seed + b`` (use
+    :class:`~mt_envs.vector.SyncVectorEnv` for that).
 
     Args:
         num_envs: Batch size ``B``.
@@ -45,10 +45,14 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         obs_encoding: str = "coords",
         variant: str = "mamt",
     ) -> None:
-        if not isinstance(num_envs, (int, np.integer)) or isinstance(num_envs, bool) or num_envs < 1:
+        if (
+            not isinstance(num_envs, (int, np.integer))
+            or isinstance(num_envs, bool)
+            or num_envs < 1
+        ):
             raise ValueError(f"num_envs={num_envs!r} is invalid: need an int >= 1")
         env_cls = _VARIANTS[variant]
-        self.task_set = TaskSet.coerce(env_cls.default_tasks if tasks is None else tasks)
+        self.task_set: TaskSet = TaskSet.coerce(env_cls.default_tasks if tasks is None else tasks)
         env_cls._check_variant(self.task_set)
         self.metadata = {"name": env_cls.metadata["name"], "autoreset_mode": "same-step"}
         self.table = TaskTable(self.task_set)
@@ -73,10 +77,11 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         self._needs_reset = True
 
     def _refresh_masks(self) -> None:
+        # New arrays every time (never edited in place): earlier infos keep referring to them.
         k = self.core.task_id
         self._task_id = readonly(k.copy())
-        self._agent_mask = readonly(self.table.live[k])
-        self._action_mask = readonly(self._mask_table[k])
+        self._agent_mask = readonly(np.take(self.table.live, k, axis=0))
+        self._action_mask = readonly(np.take(self._mask_table, k, axis=0))
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
@@ -111,7 +116,11 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         if isinstance(task, Task):
             return np.full(self.num_envs, self.task_set.index(task))
         ids = np.asarray(task)
-        if ids.dtype.kind not in "iu" or ids.ndim > 1 or (ids.ndim == 1 and ids.size != self.num_envs):
+        if (
+            ids.dtype.kind not in "iu"
+            or ids.ndim > 1
+            or (ids.ndim == 1 and ids.size != self.num_envs)
+        ):
             raise ValueError(
                 f"options['task']={task!r} is invalid: give a task, a task id, or "
                 f"{self.num_envs} task ids"
@@ -139,8 +148,7 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
             raise RuntimeError("step() called before reset(): call reset() first")
         acts = self._check_actions(actions, self._agent_mask)
         reward, term, trunc = self.core.step(acts)
-        obs = self.core.observe()
-        state = self.core.state()
+        obs, state = self.core.observe_with_state()
         n = self.num_agents
         done = term | trunc
         rew = np.repeat(reward[:, None], n, axis=1)
@@ -153,9 +161,10 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
             idx = np.flatnonzero(done)
             final_obs, final_state = obs.copy(), state.copy()
             self.core.reset(idx, self.sampler.sample(idx.size))
-            obs[idx] = self.core.observe(idx)
-            state = self.core.state()
-            self._refresh_masks()
+            # Only the restarted rows change (draws as observe(idx); the state draws nothing).
+            obs[idx], state[idx] = self.core.observe_with_state(idx)
+            if len(self.task_set) > 1:  # with one task, ids and masks never change
+                self._refresh_masks()
         info = self._info(
             obs,
             {
