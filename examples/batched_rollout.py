@@ -1,6 +1,6 @@
 """Roll out 1024 MAMT environments at once with the batched API and report per-task statistics.
 
-    python examples/batched_rollout.py [--num-envs 1024] [--steps 500]
+python examples/batched_rollout.py [--num-envs 1024] [--steps 500]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(num_envs: int = 1024, steps: int = 500) -> dict[str, dict[str, float]]:
     lengths: dict[int, list[int]] = defaultdict(list)
     for _ in range(steps):
         actions = policy.act(obs, info["task_id"], episode_start=start)
-        obs, rew, term, trunc, info = venv.step(actions)
+        obs, _, _, _, info = venv.step(actions)
         ep = info["episode"]
         for b in np.flatnonzero(ep["mask"]):
             returns[int(ep["task_id"][b])].append(float(ep["r"][b, 0]))
@@ -41,8 +41,8 @@ def main(num_envs: int = 1024, steps: int = 500) -> dict[str, dict[str, float]]:
         }
         row = table[name]
         print(
-            f"{name:<{width}}  episodes {row['episodes']:>6}  capture rate {row['capture_rate']:.2f}"
-            f"  length {row['mean_length']:.1f}"
+            f"{name:<{width}}  episodes {row['episodes']:>6}"
+            f"  capture rate {row['capture_rate']:.2f}  length {row['mean_length']:.1f}"
         )
     return table
 

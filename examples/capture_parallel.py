@@ -1,6 +1,6 @@
 """Play MAMT with the greedy chaser and with random actions, one episode per task.
 
-    python examples/capture_parallel.py [--episodes 20]
+python examples/capture_parallel.py [--episodes 20]
 """
 
 from __future__ import annotations

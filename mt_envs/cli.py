@@ -178,7 +178,7 @@ def _task_rows(ts: TaskSet) -> list[dict[str, Any]]:
                     "targets": t.n_targets,
                     "flicker": t.flicker,
                     "assignment": " ".join(str(a) for a in t.assignment or ()),
-                    "horizon": t.horizon,
+                    "horizon": t.max_steps,
                 }
             )
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["mt_envs", "wrappers", "mt_agents", "tests", "benchmarks", "docs"]
+PATHS = ["mt_envs", "wrappers", "mt_agents", "tests", "benchmarks", "docs", "examples"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

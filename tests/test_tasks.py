@@ -58,7 +58,8 @@ def test_invalid_capture_task_names_field_value_and_range(kwargs, field, allowed
 
 def test_defaults_and_names():
     mast = CaptureTask.mast(8)
-    assert mast.horizon == 50 and mast.assignment == (0, 0) and mast.n_targets == 1
+    assert mast.max_steps == 50 and mast.horizon is None
+    assert mast.assignment == (0, 0) and mast.n_targets == 1
     assert mast.name == "mast-8x8-2a-pf0"
     mamt = CaptureTask.mamt(6, flicker=0.3, assignment=(1, 0))
     assert mamt.name == "mamt-6x6-2a-pf0.3-swap"
@@ -67,6 +68,18 @@ def test_defaults_and_names():
     assert varied.name == "mamt-6x6-2a-pf0.3-swap-ev0.5-slip0.2-h9"
     with pytest.raises(dataclasses.FrozenInstanceError):
         mamt.grid_size = 4  # type: ignore[misc]
+    assert (
+        CaptureTask.mamt(6, target_policy=(0.1, 0.1, 0.1, 0.1, 0.6)).name
+        == "mamt-6x6-2a-pf0-id-lazy"
+    )
+
+
+def test_replace_gets_the_new_grids_default_horizon():
+    small = CaptureTask.mast(8)
+    assert dataclasses.replace(small, grid_size=9).max_steps == 55
+    explicit = CaptureTask.mast(8, horizon=20)
+    assert dataclasses.replace(explicit, grid_size=9).max_steps == 20
+    assert CaptureTask.mast(8, horizon=50) == small  # the default value is stored as None
 
 
 capture_tasks = st.builds(

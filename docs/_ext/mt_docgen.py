@@ -117,7 +117,7 @@ def task_rows(task_set: Any) -> list[list[str]]:
             _field(task, "flicker"),
             _field(task, "assignment"),
             _target_policy(task),
-            _field(task, "horizon"),
+            _field(task, "max_steps"),
         ]
         for i, task in enumerate(task_set)
     ]

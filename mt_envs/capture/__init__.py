@@ -25,8 +25,8 @@ from mt_envs.capture.vector import CaptureVectorEnv
 __all__ = [
     "ACTION_NAMES",
     "EAST",
-    "N_ACTIONS",
     "NORTH",
+    "N_ACTIONS",
     "RANDOM_WALK",
     "SOUTH",
     "STAY",

@@ -70,7 +70,7 @@ class TaskTable:
         self.slip = np.array([t.slip for t in tasks], dtype=np.float64)
         self.half_slip = self.slip * 0.5
         self.evasive = np.array([t.evasive for t in tasks], dtype=np.float64)
-        self.horizon = np.array([t.horizon for t in tasks], dtype=np.int64)
+        self.horizon = np.array([t.max_steps for t in tasks], dtype=np.int64)
         p = np.array([t.target_policy for t in tasks], dtype=np.float64)
         cum = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
         cum[:, -1] = 1.0
@@ -594,7 +594,7 @@ class SingleCore:
         self.flicker = task.flicker
         self.evasive = task.evasive
         self.cum = [float(c) for c in tb.cum[task_id]]
-        self.horizon = int(task.horizon or 0)
+        self.horizon = task.max_steps
         self.assignment = list(task.assignment or ())
         # Observation pieces as float32 bytes, so that observe() joins bytes instead of building
         # a list of lists for np.array. _coord[k] holds k / (m - 1), rounded to float32 exactly

@@ -59,7 +59,7 @@ class CaptureEnv(ParallelEnv):
         "is_parallelizable": True,
         "render_fps": 5,
     }
-    #: Which tasks the id accepts: "mast" (n_targets == 1), "mamt" (n_targets == n_agents).
+    #: Which tasks the id accepts, "mast" (n_targets == 1), "mamt" (n_targets == n_agents) or "any".
     variant: ClassVar[str] = "any"
     default_tasks: ClassVar[str] = "mamt-2a-3to6"
 
@@ -140,6 +140,8 @@ class CaptureEnv(ParallelEnv):
         self._captured = False
         self.agents = self.possible_agents[: self.task.n_agents]
         obs = self._observe()
+        if self.render_mode == "human":
+            self.render()
         return obs, self._infos()
 
     def _task_from_options(self, options: dict[str, Any] | None) -> int:

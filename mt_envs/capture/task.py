@@ -16,6 +16,14 @@ N_ACTIONS = 5
 #: The uniform random walk over the five moves (the default target policy).
 RANDOM_WALK = (0.2, 0.2, 0.2, 0.2, 0.2)
 
+#: Named target policies (N, S, E, W, STAY); a task using one carries its name in its own name.
+TARGET_POLICIES: dict[str, tuple[float, ...]] = {
+    "random-walk": RANDOM_WALK,
+    "north-east": (0.3, 0.1, 0.3, 0.1, 0.2),
+    "lazy": (0.1, 0.1, 0.1, 0.1, 0.6),
+    "west": (0.15, 0.15, 0.1, 0.4, 0.2),
+}
+
 MAX_GRID_SIZE = 256
 MAX_AGENTS = 32
 
@@ -49,7 +57,10 @@ class CaptureTask(Task):
             toroidal distance to the nearest agent (ties broken uniformly at random).
         assignment: Target index of each agent. ``None`` gives all zeros for MAST and the
             identity for MAMT; for MAMT it must be a permutation of ``0..n-1``.
-        horizon: Step limit (truncation), >= 1. ``None`` gives ``5 * grid_size + 10``.
+        horizon: Step limit (truncation), >= 1. ``None`` (the default) means
+            ``5 * grid_size + 10``; read the limit in force from :attr:`max_steps`. The field keeps
+            ``None`` (a value equal to the default is stored as ``None``) so that
+            ``dataclasses.replace(task, grid_size=9)`` gets the new grid's default horizon.
     """
 
     family: ClassVar[str] = "capture"
@@ -125,11 +136,10 @@ class CaptureTask(Task):
             )
         set_(self, "assignment", asg)
         h = self.horizon
-        if h is None:
-            h = 5 * m + 10
-        if not _is_int(h) or h < 1:
-            raise ValueError(f"CaptureTask.horizon={h!r} is invalid: need an int >= 1")
-        set_(self, "horizon", h)
+        if h is not None and (not _is_int(h) or h < 1):
+            raise ValueError(f"CaptureTask.horizon={h!r} is invalid: need an int >= 1 or None")
+        if h == self.default_horizon:
+            set_(self, "horizon", None)
 
     @classmethod
     def mast(cls, grid_size: int, n_agents: int = 2, **kwargs: Any) -> CaptureTask:
@@ -140,6 +150,16 @@ class CaptureTask(Task):
     def mamt(cls, grid_size: int, n_agents: int = 2, **kwargs: Any) -> CaptureTask:
         """A MAMT task (one target per agent)."""
         return cls(grid_size=grid_size, n_agents=n_agents, n_targets=n_agents, **kwargs)
+
+    @property
+    def default_horizon(self) -> int:
+        """The step limit when ``horizon`` is not given: ``5 * grid_size + 10``."""
+        return 5 * self.grid_size + 10
+
+    @property
+    def max_steps(self) -> int:
+        """The step limit in force (``horizon``, or the default when it is ``None``)."""
+        return self.default_horizon if self.horizon is None else self.horizon
 
     @property
     def is_mast(self) -> bool:
@@ -164,11 +184,13 @@ class CaptureTask(Task):
             else:
                 parts.append("asg" + "".join(str(a) for a in asg))
         if self.target_policy != RANDOM_WALK:
-            parts.append("tp" + "_".join(f"{p:g}" for p in self.target_policy))
+            named = [k for k, v in TARGET_POLICIES.items() if v == self.target_policy]
+            tag = named[0] if named else "tp" + "_".join(f"{p:g}" for p in self.target_policy)
+            parts.append(tag)
         if self.evasive:
             parts.append(f"ev{self.evasive:g}")
         if self.slip != 0.1:
             parts.append(f"slip{self.slip:g}")
-        if self.horizon != 5 * m + 10:
+        if self.horizon is not None:
             parts.append(f"h{self.horizon}")
         return "-".join(parts)

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from mt_envs import task_sets
-from mt_envs.capture.task import CaptureTask
+from mt_envs.capture.task import TARGET_POLICIES, CaptureTask
 from mt_envs.tasks import TaskSet
-
-#: Target policies (N, S, E, W, STAY) used to make MAMT tasks differ in their target dynamics.
-TARGET_POLICIES = {
-    "random-walk": (0.2, 0.2, 0.2, 0.2, 0.2),
-    "north-east": (0.3, 0.1, 0.3, 0.1, 0.2),
-    "lazy": (0.1, 0.1, 0.1, 0.1, 0.6),
-    "west": (0.15, 0.15, 0.1, 0.4, 0.2),
-}
 
 
 def mast_2a_4to8() -> TaskSet:

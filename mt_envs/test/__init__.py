@@ -160,13 +160,13 @@ def rollout_continue(env: ParallelEnv, infos: dict, action_seed: int, steps: int
 
 
 def check_truncation(env: ParallelEnv, seed: int = 0, episodes: int = 20) -> None:
-    """Episodes never outlast their task's ``horizon``; a truncation happens exactly at it."""
+    """Episodes never outlast their task's ``max_steps``; a truncation happens exactly at it."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     for _ in range(episodes):
         _, infos = env.reset()
         task = next(iter(infos.values())).get("task")
-        horizon = getattr(task, "horizon", None)
+        horizon = getattr(task, "max_steps", None)
         if horizon is None:
             return
         length = 0

@@ -6,24 +6,24 @@ size, ``A`` discrete actions, ``S`` state size.
 ``reset(seed) -> obs [B, N, D], info``; ``step(actions [B, N]) -> obs, rew [B, N], term [B, N],
 trunc [B, N], info``. ``info`` always holds:
 
-==================  ==================  ==========================================================
-key                 type                meaning
-==================  ==================  ==========================================================
-``task_id``         ``int64 [B]``       task of the episode each env is now in
-``state``           ``float32 [B, S]``  global state (centralised training)
-``action_mask``     ``bool [B, N, A]``  legal actions; padded agents may only take the last
-                                        action (their no-op)
-``agent_mask``      ``bool [B, N]``     True for real, live agents
-``final_obs``       ``float32 [B,N,D]`` the observation that followed this step's action, before
-                                        any auto-reset (equal to ``obs`` where no episode ended;
-                                        the same object when none did)
-``final_state``     ``float32 [B, S]``  likewise for the state
-``final_info``      ``dict``            ``task_id``, ``agent_mask`` before any auto-reset
-``_final``          ``bool [B]``        True where an episode ended in this step
-``episode``         ``dict``            ``r float32 [B, N]`` return, ``l int64 [B]`` length,
-                                        ``task_id int64 [B]``, ``mask bool [B]`` (True where an
-                                        episode ended in this step; other rows are zero)
-==================  ==================  ==========================================================
+==================  ====================  ========================================================
+key                 type                  meaning
+==================  ====================  ========================================================
+``task_id``         ``int64 [B]``         task of the episode each env is now in
+``state``           ``float32 [B, S]``    global state (centralised training)
+``action_mask``     ``bool [B, N, A]``    legal actions; padded agents may only take the last
+                                          action (their no-op)
+``agent_mask``      ``bool [B, N]``       True for real, live agents
+``final_obs``       ``float32 [B,N,D]``   the observation that followed this step's action,
+                                          before any auto-reset (equal to ``obs`` where no episode
+                                          ended; the same object when none did)
+``final_state``     ``float32 [B, S]``    likewise for the state
+``final_info``      ``dict``              ``task_id``, ``agent_mask`` before any auto-reset
+``_final``          ``bool [B]``          True where an episode ended in this step
+``episode``         ``dict``              ``r float32 [B, N]`` return, ``l int64 [B]`` length,
+                                          ``task_id int64 [B]``, ``mask bool [B]`` (True where an
+                                          episode ended in this step; other rows are zero)
+==================  ====================  ========================================================
 
 Episodes reset automatically within the step (Gymnasium's ``SAME_STEP`` mode); termination and
 truncation stay distinct. ``term`` / ``trunc`` of padded agent slots follow their environment.
