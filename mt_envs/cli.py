@@ -450,6 +450,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_target(p: argparse.ArgumentParser, task_set: bool = True) -> None:
+    """The positional ``ID`` (env id or task-set name) and, optionally, ``--task-set``."""
+    p.add_argument("id", metavar="ID", help="env id (e.g. mamt_v0) or task-set name")
+    if task_set:
+        p.add_argument("--task-set", metavar="NAME", help="task set (default: the env's own)")
+
+
+def _add_format(p: argparse.ArgumentParser, what: str = "table") -> None:
+    """``--format markdown|csv|json`` of the printed table."""
+    p.add_argument("--format", choices=FORMATS, default="markdown", help=f"{what} format")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``mt-envs`` argument parser."""
     fmt = argparse.RawDescriptionHelpFormatter
@@ -475,13 +487,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the env card of an env id, or the tasks of a task set (grid, agents, "
         "flicker, assignment, horizon).",
     )
-    p.add_argument("id", metavar="ID", help="env id (e.g. mamt_v0) or task-set name")
-    p.add_argument("--format", choices=FORMATS, default="markdown", help="task table format")
+    _add_target(p, task_set=False)
+    _add_format(p, "task table")
     p.set_defaults(func=cmd_describe)
 
     def add_common(p: argparse.ArgumentParser, policy_default: str) -> None:
-        p.add_argument("id", metavar="ID", help="env id (e.g. mamt_v0) or task-set name")
-        p.add_argument("--task-set", metavar="NAME", help="task set (default: the env's own)")
+        _add_target(p)
         p.add_argument(
             "--task", type=_non_negative, metavar="I", help="play only task I of the set"
         )
@@ -515,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="episodes of each task that --record keeps (default 1)",
     )
-    p.add_argument("--format", choices=FORMATS, default="markdown", help="table format")
+    _add_format(p)
     p.set_defaults(func=cmd_play)
 
     p = sub.add_parser(
@@ -524,8 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Steps per second of the ParallelEnv and of the batched env "
         "(mt_envs.make_vec) with random actions, for each batch size.",
     )
-    p.add_argument("id", metavar="ID", help="env id (e.g. mamt_v0) or task-set name")
-    p.add_argument("--task-set", metavar="NAME", help="task set (default: the env's own)")
+    _add_target(p)
     p.add_argument(
         "--num-envs",
         type=int,
@@ -535,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch sizes of the batched env (default 1 64 1024)",
     )
     p.add_argument("--seconds", type=float, default=2.0, help="seconds per measurement (default 2)")
-    p.add_argument("--format", choices=FORMATS, default="markdown", help="table format")
+    _add_format(p)
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser(
