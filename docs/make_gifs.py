@@ -6,8 +6,8 @@ Usage (from the repository root; needs the ``render`` extra)::
     python docs/make_gifs.py mamt_v0         # one id
 
 Each GIF plays one short episode per task of the env's default task set, in task-id order, with
-the family's scripted policy (``mt_envs.play.make_policy("greedy", env)``: the greedy chaser for
-capture envs; seeded random actions for families without one). Frames are downscaled, then
+the family's scripted policy (``mt_envs.play.make_policy("scripted", env)``: the greedy chaser for
+capture envs, shortest paths for GridWorld, ...; seeded random actions for families without one). Frames are downscaled, then
 thinned, until the file is under ``--max-kb`` kilobytes, so the committed GIFs stay small. The
 output is ``docs/_static/<env_id>.gif``: the name the env cards use in their ``.. figure::``.
 Seeds are fixed, so a rerun rewrites the same pictures.
@@ -31,12 +31,12 @@ ATTEMPTS = ((320, 1), (240, 1), (320, 2), (240, 2), (200, 3), (160, 4))
 
 
 def scripted_policy(env: Any) -> Any:
-    """The family's scripted policy: the greedy chaser where the family has one, else random."""
+    """The family's scripted baseline (``env.scripted_policy()``) where it has one, else random."""
     from mt_envs.play import make_policy
 
     try:
-        return make_policy("greedy", env)
-    except (ValueError, TypeError):  # no greedy chaser for this family
+        return make_policy("scripted", env)
+    except ValueError:  # no scripted baseline for this family
         return make_policy("random", env, seed=0)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 #: Discount of the paper's reported returns (paper 000, section 6.1).
 GAMMA = 0.95
 #: Policies :func:`make_policy` knows.
-POLICIES = ("random", "greedy")
+POLICIES = ("random", "scripted", "greedy")
 #: Output formats of :func:`format_table`.
 FORMATS = ("markdown", "csv", "json")
 
@@ -89,8 +89,21 @@ def _greedy(env: Any, seed: int | None) -> Policy:
     return GreedyPolicy.for_env(env)
 
 
+def _scripted(env: Any, seed: int | None) -> Policy:
+    base = getattr(env, "unwrapped", env)
+    factory = getattr(base, "scripted_policy", None)
+    if factory is None:
+        raise ValueError(
+            f"{type(base).__name__} has no scripted baseline (no scripted_policy() method); "
+            f"use policy 'random'"
+        )
+    policy: Policy = factory()
+    return policy
+
+
 _POLICY_FACTORIES: dict[str, Callable[[Any, int | None], Policy]] = {
     "random": RandomPolicy,
+    "scripted": _scripted,
     "greedy": _greedy,
 }
 
@@ -99,8 +112,10 @@ def make_policy(name: str, env: Any, seed: int | None = None) -> Policy:
     """Build a named policy for ``env``.
 
     Args:
-        name: ``"random"`` (seeded random legal actions) or ``"greedy"`` (the capture envs'
-            scripted chaser, :class:`~mt_envs.capture.GreedyPolicy`).
+        name: ``"random"`` (seeded random legal actions), ``"scripted"`` (the family's scripted
+            baseline, from the env's ``scripted_policy()`` method: the greedy chaser for capture,
+            shortest paths for GridWorld, the wait-your-turn corridor policy) or ``"greedy"``
+            (the capture envs' chaser, :class:`~mt_envs.capture.GreedyPolicy`).
         env: The ParallelEnv the policy will play.
         seed: Seed of the random policy (the greedy one is deterministic).
 

@@ -227,6 +227,12 @@ class CaptureEnv(ParallelEnv):
         tid, task, mask = self.task_id, self.task, self._action_mask
         return {a: {"task_id": tid, "task": task, "action_mask": mask} for a in self.agents}
 
+    def scripted_policy(self) -> Any:
+        """The family's scripted baseline: the greedy chaser (:class:`~mt_envs.capture.GreedyPolicy`)."""
+        from mt_envs.capture.greedy import GreedyPolicy
+
+        return GreedyPolicy.for_env(self)
+
     def state(self) -> np.ndarray:
         return self.core.state()
 
