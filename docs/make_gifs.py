@@ -5,11 +5,12 @@ Usage (from the repository root; needs the ``render`` extra)::
     python docs/make_gifs.py                 # every registered env id
     python docs/make_gifs.py mamt_v0         # one id
 
-Each GIF plays one short episode per task of the env's default task set, in task-id order, with
-the family's scripted policy (``mt_envs.play.make_policy("scripted", env)``: the greedy chaser for
-capture envs, shortest paths for GridWorld, ...; seeded random actions for families without one). Frames are downscaled, then
-thinned, until the file is under ``--max-kb`` kilobytes, so the committed GIFs stay small. The
-output is ``docs/_static/<env_id>.gif``: the name the env cards use in their ``.. figure::``.
+Each GIF plays one short episode per task of the env's default task set, in task-id order, with the
+family's scripted policy (``mt_envs.play.make_policy("scripted", env)``: the greedy chaser for
+capture envs, shortest paths for GridWorld, ...; seeded random actions for families without one).
+Frames are downscaled, then thinned, until the file is under ``--max-kb`` kilobytes, so the
+committed GIFs stay small. The output is ``docs/_static/<env_id>.gif``: the name the env cards use
+in their ``.. figure::``.
 Seeds are fixed, so a rerun rewrites the same pictures.
 """
 

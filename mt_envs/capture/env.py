@@ -228,7 +228,7 @@ class CaptureEnv(ParallelEnv):
         return {a: {"task_id": tid, "task": task, "action_mask": mask} for a in self.agents}
 
     def scripted_policy(self) -> Any:
-        """The family's scripted baseline: the greedy chaser (:class:`~mt_envs.capture.GreedyPolicy`)."""
+        """The family's scripted baseline, the greedy chaser (:class:`~.GreedyPolicy`)."""
         from mt_envs.capture.greedy import GreedyPolicy
 
         return GreedyPolicy.for_env(self)

@@ -5,10 +5,11 @@ transitions, expected rewards per agent, start distribution and terminal states.
 families are driven by it, the exact solvers of :mod:`mt_envs.tabular.solvers` read it, and
 learners (MultiDistral, DCPG) compute exact values and gradients from it.
 
-Transitions are stored as successor lists rather than a dense ``[S, A, S]`` array: every state-action
-pair has at most ``K`` successors (``K = 1`` for deterministic dynamics). The corridor's joint model
-has thousands of states, so a dense array would need hundreds of megabytes; the successor form is
-``S * A * K`` entries and still gives the dense matrix on request (:meth:`TabularModel.dense`).
+Transitions are stored as successor lists rather than a dense ``[S, A, S]`` array: every state-
+action pair has at most ``K`` successors (``K = 1`` for deterministic dynamics). The corridor's
+joint model has thousands of states, so a dense array would need hundreds of megabytes; the
+successor form is ``S * A * K`` entries and still gives the dense matrix on request
+(:meth:`TabularModel.dense`).
 
 Conventions:
 
@@ -31,7 +32,7 @@ import numpy as np
 
 
 def _readonly(array: np.ndarray, dtype: type) -> np.ndarray:
-    out = np.array(array, dtype=dtype, copy=True)
+    out: np.ndarray = np.array(array, dtype=dtype, copy=True)
     out.flags.writeable = False
     return out
 
@@ -81,29 +82,45 @@ class TabularModel:
         if prob.shape != ns.shape:
             raise ValueError(f"prob has shape {prob.shape}, next_state {ns.shape}: they must match")
         if reward.ndim != 3 or reward.shape[:2] != (n_states, n_actions):
-            raise ValueError(f"reward must have shape [S={n_states}, A={n_actions}, N], got {reward.shape}")
+            raise ValueError(
+                f"reward must have shape [S={n_states}, A={n_actions}, N], got {reward.shape}"
+            )
         start = np.asarray(self.start, dtype=np.float64)
         terminal = np.asarray(self.terminal, dtype=bool)
         if start.shape != (n_states,) or terminal.shape != (n_states,):
             raise ValueError(
-                f"start and terminal must have shape [S={n_states}], got {start.shape} and {terminal.shape}"
+                f"start and terminal must have shape [S={n_states}], "
+                f"got {start.shape} and {terminal.shape}"
             )
-        if not np.issubdtype(ns.dtype, np.integer) or ns.min(initial=0) < 0 or ns.max(initial=0) >= n_states:
+        if (
+            not np.issubdtype(ns.dtype, np.integer)
+            or ns.min(initial=0) < 0
+            or ns.max(initial=0) >= n_states
+        ):
             raise ValueError(f"next_state entries must be integer states in [0, {n_states})")
         if (prob < 0).any() or not np.allclose(prob.sum(axis=2), 1.0, atol=1e-9):
-            raise ValueError("prob must be nonnegative and sum to 1 over successors for every (state, action)")
+            raise ValueError(
+                "prob must be nonnegative and sum to 1 over successors for every (state, action)"
+            )
         if (start < 0).any() or not np.isclose(start.sum(), 1.0, atol=1e-9):
             raise ValueError("start must be a probability distribution over states")
         term = np.flatnonzero(terminal)
         if term.size:
             stays = np.where(prob[term] > 0, ns[term] == term[:, None, None], True).all()
             if not stays or np.any(reward[term] != 0):
-                raise ValueError("terminal states must be absorbing (successor = itself) with zero reward")
+                raise ValueError(
+                    "terminal states must be absorbing (successor = itself) with zero reward"
+                )
         shape = tuple(int(n) for n in self.action_shape) or (n_actions,)
         if int(np.prod(shape)) != n_actions:
-            raise ValueError(f"action_shape {shape} has {int(np.prod(shape))} joint actions, the model has {n_actions}")
+            raise ValueError(
+                f"action_shape {shape} has {int(np.prod(shape))} joint actions, "
+                f"the model has {n_actions}"
+            )
         if self.state_names and len(self.state_names) != n_states:
-            raise ValueError(f"state_names has {len(self.state_names)} entries for {n_states} states")
+            raise ValueError(
+                f"state_names has {len(self.state_names)} entries for {n_states} states"
+            )
         object.__setattr__(self, "next_state", _readonly(ns, np.int64))
         object.__setattr__(self, "prob", _readonly(prob, np.float64))
         object.__setattr__(self, "reward", _readonly(reward, np.float64))
