@@ -20,6 +20,9 @@ from mt_envs.vector import MultiAgentVectorEnv, SyncVectorEnv
 ENV_MODULES: dict[str, str] = {
     "mast_v0": "mt_envs.mast_v0",
     "mamt_v0": "mt_envs.mamt_v0",
+    "corridor_v0": "mt_envs.corridor_v0",
+    "gridworld_v0": "mt_envs.gridworld_v0",
+    "chain_v0": "mt_envs.chain_v0",
 }
 
 

@@ -16,6 +16,10 @@ from mt_envs.test import check_env, check_vector_env
 from mt_envs.vector import SyncVectorEnv
 
 CASES = [(env_id, ts) for env_id in mt_envs.env_ids() for ts in task_sets.names(env_id)]
+#: Families with a "team" mode (agent i plays task i) also have a "sampled" mode.
+TEAM_IDS = ("gridworld_v0", "chain_v0")
+SAMPLED_CASES = [(env_id, ts) for env_id, ts in CASES if env_id in TEAM_IDS]
+CAPTURE_IDS = ("mast_v0", "mamt_v0")
 
 
 @pytest.mark.parametrize(("env_id", "task_set"), CASES)
@@ -23,7 +27,19 @@ def test_env_passes_all_checks(env_id, task_set):
     check_env(functools.partial(mt_envs.make, env_id, tasks=task_set), num_cycles=200)
 
 
-@pytest.mark.parametrize("env_id", mt_envs.env_ids())
+@pytest.mark.parametrize(("env_id", "task_set"), SAMPLED_CASES)
+def test_sampled_mode_passes_all_checks(env_id, task_set):
+    fn = functools.partial(mt_envs.make, env_id, tasks=task_set, mode="sampled")
+    check_env(fn, num_cycles=200)
+
+
+@pytest.mark.parametrize(("env_id", "task_set"), SAMPLED_CASES)
+def test_native_vector_env_conformance_sampled_mode(env_id, task_set):
+    venv = mt_envs.make_vec(env_id, 64, tasks=task_set, seed=0, mode="sampled")
+    check_vector_env(venv, steps=200)
+
+
+@pytest.mark.parametrize("env_id", CAPTURE_IDS)
 def test_onehot_encoding_passes_all_checks(env_id):
     fn = functools.partial(mt_envs.make, env_id, obs_encoding="onehot")
     check_env(fn, num_cycles=100, render=False)

@@ -142,7 +142,9 @@ def test_task_set_is_an_ordered_immutable_value():
 
 
 def test_named_sets_match_specs():
-    assert task_sets.names() == ["mamt-2a-3to6", "mamt-2a-3to7", "mamt-3a", "mast-2a-4to8"]
+    assert task_sets.names("mamt_v0") == ["mamt-2a-3to6", "mamt-2a-3to7", "mamt-3a"]
+    assert task_sets.names("mast_v0") == ["mast-2a-4to8"]
+    assert set(task_sets.names()) >= {"corridor-5", "gridworld-conflict-4", "chain-2", "mpe-mkt"}
     mast = task_sets.get("mast-2a-4to8")
     assert [t.grid_size for t in mast] == [4, 5, 6, 7, 8]
     assert all(t.is_mast and t.flicker == 0 and t.n_agents == 2 for t in mast)

@@ -139,6 +139,7 @@ TASK_HEADER = [
 # -- pages -------------------------------------------------------------------------------------
 def task_sets_page() -> str:
     from mt_envs import task_sets
+    from mt_envs.registry import ENV_MODULES
 
     names = task_sets.names()
     parts = [
@@ -159,13 +160,15 @@ def task_sets_page() -> str:
     for name in names:
         ts = task_sets.get(name)
         env_id = task_sets.env_id_of(name)
+        # Sets played through a wrapper (mpe-mkt) name an env that is not a registered id.
+        env_ref = f":doc:`{env_id} <envs/{env_id}>`" if env_id in ENV_MODULES else f"``{env_id}``"
         left = "\n".join(
             [
                 f".. _{set_label(name)}:",
                 "",
                 f"**{name}**",
                 "",
-                f":doc:`{env_id} <envs/{env_id}>`, {len(ts)} task{'s' if len(ts) != 1 else ''}",
+                f"{env_ref}, {len(ts)} task{'s' if len(ts) != 1 else ''}",
                 "",
                 ts.description or "",
             ]

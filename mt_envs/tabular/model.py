@@ -18,7 +18,10 @@ Conventions:
   infinite horizon equal the episode return of the env before truncation.
 * ``reward[s, a, i]`` is the expected reward of agent ``i`` for joint action ``a`` in state ``s``
   (the reward of entering a state is paid on the transition into it). Single-agent models have
-  ``N = 1``.
+  ``N = 1``. When the reward depends on which successor is drawn (a stochastic transition into a
+  rewarding state), the optional ``transition_reward[s, a, k, i]`` gives the reward actually paid
+  on reaching successor ``k``; ``reward`` must then be its expectation (build such a model with
+  :meth:`TabularModel.from_transitions`). Envs pay ``transition_reward``, solvers read ``reward``.
 * Joint actions of ``N`` agents with ``n`` actions each are flattened in C order:
   ``a = numpy.ravel_multi_index(actions, action_shape)``.
 * All arrays are read-only; a model is a value like a task.
@@ -52,6 +55,9 @@ class TabularModel:
         action_shape: actions per agent, e.g. ``(5, 5)`` for the corridor's 25 joint actions;
             defaults to ``(A,)``.
         state_names: optional readable name per state (used by ``describe`` and error messages).
+        transition_reward: optional ``float64 [S, A, K, N]`` reward paid on reaching successor
+            ``k`` (``None``: ``reward`` whatever the successor). ``reward`` must equal its
+            expectation under ``prob``.
 
     Raises:
         ValueError: shapes disagree, probabilities are negative or do not sum to 1, a successor is
@@ -65,6 +71,49 @@ class TabularModel:
     terminal: np.ndarray
     action_shape: tuple[int, ...] = ()
     state_names: tuple[str, ...] = field(default=(), repr=False)
+    transition_reward: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_transitions(
+        cls,
+        next_state: np.ndarray,
+        prob: np.ndarray,
+        transition_reward: np.ndarray,
+        start: np.ndarray,
+        terminal: np.ndarray,
+        action_shape: tuple[int, ...] = (),
+        state_names: tuple[str, ...] = (),
+    ) -> TabularModel:
+        """A model whose rewards depend on the successor drawn.
+
+        Args:
+            next_state: ``int [S, A, K]`` successors.
+            prob: ``float [S, A, K]`` their probabilities.
+            transition_reward: ``float [S, A, K, N]`` (or ``[S, A, K]`` for one agent) reward paid
+                on reaching each successor.
+            start: ``float [S]`` start distribution.
+            terminal: ``bool [S]`` terminal states.
+            action_shape: Actions per agent (default ``(A,)``).
+            state_names: Optional name per state.
+
+        Returns:
+            The model, with ``reward`` the expectation of ``transition_reward``.
+        """
+        tr = np.asarray(transition_reward, dtype=np.float64)
+        p = np.asarray(prob, dtype=np.float64)
+        if tr.ndim == 3:
+            tr = tr[..., None]
+        if p.ndim == 2:
+            p = p[:, :, None]
+        if tr.ndim != 4 or tr.shape[:3] != p.shape:
+            raise ValueError(
+                f"transition_reward must have shape [S, A, K, N] matching prob {p.shape}, "
+                f"got {tr.shape}"
+            )
+        reward = np.einsum("sak,sakn->san", p, tr)
+        return cls(
+            next_state, p, reward, start, terminal, action_shape, state_names, transition_reward=tr
+        )
 
     def __post_init__(self) -> None:
         ns = np.asarray(self.next_state)
@@ -121,6 +170,24 @@ class TabularModel:
             raise ValueError(
                 f"state_names has {len(self.state_names)} entries for {n_states} states"
             )
+        tr = self.transition_reward
+        if tr is not None:
+            tr = np.asarray(tr, dtype=np.float64)
+            if tr.ndim == 3:
+                tr = tr[..., None]
+            want = (*ns.shape, reward.shape[2])
+            if tr.shape != want:
+                raise ValueError(
+                    f"transition_reward must have shape [S, A, K, N] = {want}, got {tr.shape}"
+                )
+            if not np.allclose(np.einsum("sak,sakn->san", prob, tr), reward, atol=1e-9):
+                raise ValueError(
+                    "reward must be the expectation of transition_reward under prob; build the "
+                    "model with TabularModel.from_transitions"
+                )
+            if term.size and np.any(np.where(prob[term, ..., None] > 0, tr[term], 0.0) != 0):
+                raise ValueError("terminal states must pay zero transition_reward")
+            object.__setattr__(self, "transition_reward", _readonly(tr, np.float64))
         object.__setattr__(self, "next_state", _readonly(ns, np.int64))
         object.__setattr__(self, "prob", _readonly(prob, np.float64))
         object.__setattr__(self, "reward", _readonly(reward, np.float64))
@@ -143,6 +210,15 @@ class TabularModel:
     def n_agents(self) -> int:
         """Number of reward channels ``N`` (agents)."""
         return int(self.reward.shape[2])
+
+    @property
+    def successor_reward(self) -> np.ndarray:
+        """``float64 [S, A, K, N]`` reward paid on reaching each successor: ``transition_reward``
+        when given, else ``reward`` repeated over successors (a read-only view)."""
+        if self.transition_reward is not None:
+            return self.transition_reward
+        shape = (*self.next_state.shape, self.reward.shape[2])
+        return np.broadcast_to(self.reward[:, :, None, :], shape)
 
     def dense(self) -> np.ndarray:
         """The dense transition array ``P[s, a, s']`` (``float64 [S, A, S]``; small models only)."""

@@ -12,11 +12,38 @@ from pettingzoo import ParallelEnv
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 
+def _vector_encoding(
+    space: gymnasium.spaces.Space,
+) -> tuple[Callable[[Any], np.ndarray], gymnasium.spaces.Box]:
+    """How one agent's observation becomes a ``float32`` vector, and the ``Box`` of those."""
+    if isinstance(space, gymnasium.spaces.Box) and len(space.shape) == 1:
+        return (lambda o: np.asarray(o, dtype=np.float32)), space
+    if isinstance(space, gymnasium.spaces.Discrete):
+        eye = np.eye(int(space.n), dtype=np.float32)
+        start = int(space.start)
+        return (lambda o: eye[int(o) - start]), gymnasium.spaces.Box(
+            0.0, 1.0, (int(space.n),), np.float32
+        )
+    if isinstance(space, gymnasium.spaces.MultiDiscrete) and space.nvec.ndim == 1:
+        low = np.asarray(space.start, dtype=np.float32)
+        high = (space.start + space.nvec - 1).astype(np.float32)
+        return (lambda o: np.asarray(o, dtype=np.float32)), gymnasium.spaces.Box(
+            low, high, dtype=np.float32
+        )
+    raise TypeError(
+        f"SyncVectorEnv needs flat Box, Discrete or MultiDiscrete observations, got {space}; "
+        "flatten them first (gymnasium.spaces.flatten)"
+    )
+
+
 class SyncVectorEnv(MultiAgentVectorEnv):
     """The batched API over ``B`` copies of any ParallelEnv, stepped in turn in this process.
 
-    Every agent must have the same flat ``Box`` observation space and the same ``Discrete``
-    action space (use the padding wrappers for heterogeneous envs). Agent slots follow
+    Every agent must have the same observation space and the same ``Discrete`` action space (use
+    the padding wrappers for heterogeneous envs). Observations become ``float32`` vectors: a flat
+    ``Box`` as is, ``Discrete(n)`` one-hot, ``MultiDiscrete`` as its values (the same encoding as
+    the native batched cores of the tabular families). Agents that are not live (padded, or
+    already done in a running episode) observe zeros. Agent slots follow
     ``possible_agents`` of the first copy. Reset ``seed=s`` resets copy ``b`` with ``s + b``, so
     copy ``b`` replays a single env seeded ``s + b``.
 
@@ -50,10 +77,7 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         self.num_agents = len(self.possible_agents)
         obs_space = first.observation_space(self.possible_agents[0])
         act_space = first.action_space(self.possible_agents[0])
-        if not isinstance(obs_space, gymnasium.spaces.Box) or len(obs_space.shape) != 1:
-            raise TypeError(
-                f"SyncVectorEnv needs flat Box observations, got {obs_space}; flatten them first"
-            )
+        self._encode, vec_space = _vector_encoding(obs_space)
         if not isinstance(act_space, gymnasium.spaces.Discrete):
             raise TypeError(f"SyncVectorEnv needs Discrete actions, got {act_space}")
         for b, env in enumerate(self.envs):
@@ -71,7 +95,7 @@ class SyncVectorEnv(MultiAgentVectorEnv):
                         f"{env.action_space(agent)} differ from {obs_space} / {act_space}; every "
                         "agent needs the same spaces (pad them with the wrappers package)"
                     )
-        self.single_observation_space = obs_space
+        self.single_observation_space = vec_space
         self.single_action_space = act_space
         self.task_set = getattr(first.unwrapped, "task_set", None)
         self._has_state = hasattr(first, "state_space")
@@ -88,7 +112,7 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         self._needs_reset = True
         self._slot = {a: i for i, a in enumerate(self.possible_agents)}
         b, n, a = self.num_envs, self.num_agents, int(act_space.n)
-        self._obs = np.zeros((b, n, obs_space.shape[0]), dtype=np.float32)
+        self._obs = np.zeros((b, n, vec_space.shape[0]), dtype=np.float32)
         self._agent_mask = np.zeros((b, n), dtype=bool)
         self._action_mask = np.zeros((b, n, a), dtype=bool)
         self._task_id = np.zeros(b, dtype=np.int64)
@@ -100,25 +124,33 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         )
 
     def _write(
-        self, b: int, obs: dict[str, Any], infos: dict[str, dict[str, Any]], live: list[str]
+        self,
+        b: int,
+        obs: dict[str, Any],
+        infos: dict[str, dict[str, Any]],
+        live: list[str],
+        new_episode: bool = False,
     ) -> None:
-        """Write copy ``b``'s observations, masks and task id into the batch arrays."""
+        """Write copy ``b``'s observations and masks (and, on reset, its task id) into the batch
+        arrays. The task id of an episode is read once, at its reset, from the first agent's
+        infos: in a team env where agents play different tasks it stays that of ``agent_0``'s."""
         n_act = int(self.single_action_space.n)
         self._obs[b] = 0.0
         self._agent_mask[b] = False
         self._action_mask[b] = False
         self._action_mask[b, :, n_act - 1] = True
-        for agent, o in obs.items():
-            self._obs[b, self._slot[agent]] = o
         for agent in live:
             i = self._slot[agent]
+            self._obs[b, i] = self._encode(obs[agent])
             self._agent_mask[b, i] = True
             mask = infos.get(agent, {}).get("action_mask")
             self._action_mask[b, i] = True if mask is None else np.asarray(mask, dtype=bool)
-        for agent in live:
-            if "task_id" in infos.get(agent, {}):
-                self._task_id[b] = int(infos[agent]["task_id"])
-                break
+        if new_episode:
+            self._task_id[b] = 0
+            for agent in live:
+                if "task_id" in infos.get(agent, {}):
+                    self._task_id[b] = int(infos[agent]["task_id"])
+                    break
 
     def _snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return (
@@ -135,7 +167,7 @@ class SyncVectorEnv(MultiAgentVectorEnv):
             seed = self._default_seed
         for b, env in enumerate(self.envs):
             obs, infos = env.reset(seed=None if seed is None else seed + b, options=options)
-            self._write(b, obs, infos, list(env.agents))
+            self._write(b, obs, infos, list(env.agents), new_episode=True)
         self._init_episode_stats()
         self._needs_reset = False
         task_id, agent_mask, action_mask = self._snapshot()
@@ -173,20 +205,23 @@ class SyncVectorEnv(MultiAgentVectorEnv):
                 term[b, i] = terms[agent]
                 trunc[b, i] = truncs[agent]
             self._write(b, obs, infos, list(env.agents))
-            final_obs[b] = self._obs[b]
             final_state[b] = self._state(b)
-            if not env.agents:
-                done[b] = True
-                # slots that did not act (padding, agents already gone) follow the episode's end
-                acting = prev_agents[b]
-                ended_by_term = bool(term[b, acting].all())
-                term[b, ~acting] = ended_by_term
-                trunc[b, ~acting] = not ended_by_term
-                obs, infos = env.reset()
-                self._write(b, obs, infos, list(env.agents))
-                states[b] = self._state(b)
-            else:
+            if env.agents:
+                final_obs[b] = self._obs[b]
                 states[b] = final_state[b]
+                continue
+            for agent in live:  # the last observations of the agents that just ended
+                if agent in obs:
+                    final_obs[b, self._slot[agent]] = self._encode(obs[agent])
+            done[b] = True
+            # slots that did not act (padding, agents already gone) follow the episode's end
+            acting = prev_agents[b]
+            ended_by_term = bool(term[b, acting].all())
+            term[b, ~acting] = ended_by_term
+            trunc[b, ~acting] = not ended_by_term
+            obs, infos = env.reset()
+            self._write(b, obs, infos, list(env.agents), new_episode=True)
+            states[b] = self._state(b)
         episode = self._episode_info(rew, done, prev_task)
         task_id, agent_mask, action_mask = self._snapshot()
         info = {
