@@ -1,12 +1,15 @@
-"""Environment throughput of the capture envs against mpe2's ``simple_spread_v3``, in one run.
+"""Environment throughput of every env family against mpe2's ``simple_spread_v3``, in one run.
 
 What is measured (all on this machine, in this process, single-threaded):
 
 * the peer: mpe2 ``simple_spread_v3.parallel_env()`` (N = 3, default arguments, one instance),
   and its AEC form for information;
-* ``mamt_v0.parallel_env`` on MAMT 6x6 (2 agents, Pf = 0.3) and ``mast_v0.parallel_env`` on
-  MAST 8x8 (2 agents), one instance each, and ``mamt_v0.env()`` (AEC) for information;
-* the native batched env ``mt_envs.make_vec(env_id, num_envs=B, tasks=task)`` on both tasks for
+* the ParallelEnv of each family, one instance each: ``mamt_v0`` on MAMT 6x6 (2 agents,
+  Pf = 0.3), ``mast_v0`` on MAST 8x8 (2 agents), ``corridor_v0`` on ``corridor-5`` (2 agents,
+  tasks sampled per episode), ``gridworld_v0`` on ``gridworld-conflict-4`` (team mode: 4 agents,
+  each in its own task) and ``chain_v0`` on ``chain-2-stochastic`` (team mode, 2 agents); and
+  ``mamt_v0.env()`` (AEC) for information;
+* the native batched env ``mt_envs.make_vec(env_id, num_envs=B, ...)`` on each of them for
   each batch size ``B`` (default 1, 64, 256, 1024, 4096), with its per-env efficiency (env-steps/s
   divided by ``B``: constant if throughput grew linearly with ``B``);
 * the memory of 4096 batched envs: the tracemalloc peak of building, resetting and stepping them
@@ -66,7 +69,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import mt_envs  # noqa: E402
-from mt_envs import mamt_v0, mast_v0  # noqa: E402
+from mt_envs import chain_v0, corridor_v0, gridworld_v0, mamt_v0, mast_v0  # noqa: E402
 from mt_envs.capture import CaptureTask  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -94,11 +97,13 @@ PEER_MISSING = (
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-    """One of our two benchmark tasks."""
+    """One benchmark env: an id, the env keywords, and its agents and actions per env-step."""
 
     env_id: str
     label: str
-    task: CaptureTask
+    kwargs: dict[str, Any]
+    n_agents: int
+    n_actions: int
     module: Any
 
 
@@ -106,10 +111,31 @@ SPECS = (
     Spec(
         "mamt_v0",
         "MAMT 6x6, 2 agents, Pf 0.3",
-        CaptureTask.mamt(6, n_agents=2, flicker=0.3),
+        {"tasks": CaptureTask.mamt(6, n_agents=2, flicker=0.3)},
+        2,
+        5,
         mamt_v0,
     ),
-    Spec("mast_v0", "MAST 8x8, 2 agents", CaptureTask.mast(8, n_agents=2), mast_v0),
+    Spec(
+        "mast_v0", "MAST 8x8, 2 agents", {"tasks": CaptureTask.mast(8, n_agents=2)}, 2, 5, mast_v0
+    ),
+    Spec("corridor_v0", "corridor-5, 2 agents", {"tasks": "corridor-5"}, 2, 5, corridor_v0),
+    Spec(
+        "gridworld_v0",
+        "gridworld-conflict-4, team mode, 4 agents",
+        {"tasks": "gridworld-conflict-4"},
+        4,
+        4,
+        gridworld_v0,
+    ),
+    Spec(
+        "chain_v0",
+        "chain-2-stochastic, team mode, 2 agents",
+        {"tasks": "chain-2-stochastic"},
+        2,
+        2,
+        chain_v0,
+    ),
 )
 
 
@@ -133,10 +159,13 @@ class Case:
 
 
 # -- loops ---------------------------------------------------------------------------------------
-def parallel_loop(env: Any, n_agents: int) -> Callable[[int], float]:
-    """``k`` ParallelEnv steps with prebuilt action dicts; reset when the episode ends."""
+def parallel_loop(env: Any, n_agents: int, n_actions: int = 5) -> Callable[[int], float]:
+    """``k`` ParallelEnv steps with prebuilt action dicts; reset when the episode ends.
+
+    Agents that have left ``agents`` while the episode goes on are not sent actions.
+    """
     rng = np.random.default_rng(0)
-    acts = rng.integers(0, 5, (N_ACTION_SETS, n_agents)).tolist()
+    acts = rng.integers(0, n_actions, (N_ACTION_SETS, n_agents)).tolist()
     names = env.possible_agents
     dicts = [dict(zip(names, a, strict=True)) for a in acts]
     env.reset(seed=0)
@@ -146,7 +175,11 @@ def parallel_loop(env: Any, n_agents: int) -> Callable[[int], float]:
         i = state["i"]
         step, reset = env.step, env.reset
         for _ in range(k):
-            step(dicts[i])
+            live = env.agents
+            if len(live) == n_agents:
+                step(dicts[i])
+            else:
+                step({a: dicts[i][a] for a in live})
             i = (i + 1) % N_ACTION_SETS
             if not env.agents:
                 reset()
@@ -184,7 +217,8 @@ def aec_loop(env: Any, n_agents: int) -> Callable[[int], float]:
 def batched_loop(venv: Any, batch: int) -> Callable[[int], float]:
     """``k`` batched steps with pre-generated ``int64 [B, N]`` actions."""
     rng = np.random.default_rng(0)
-    acts = rng.integers(0, 5, (N_BATCH_ACTION_SETS, batch, venv.num_agents))
+    n_act = int(venv.single_action_space.n)
+    acts = rng.integers(0, n_act, (N_BATCH_ACTION_SETS, batch, venv.num_agents))
     venv.reset(seed=0)
     state: dict[str, Any] = {"i": 0, "out": None}
 
@@ -204,11 +238,11 @@ def batched_loop(venv: Any, batch: int) -> Callable[[int], float]:
 
 # -- cases ---------------------------------------------------------------------------------------
 def build_parallel(spec: Spec) -> Callable[[int], float]:
-    return parallel_loop(spec.module.parallel_env(tasks=spec.task), spec.task.n_agents)
+    return parallel_loop(spec.module.parallel_env(**spec.kwargs), spec.n_agents, spec.n_actions)
 
 
 def build_batched(spec: Spec, batch: int) -> Callable[[int], float]:
-    return batched_loop(mt_envs.make_vec(spec.env_id, num_envs=batch, tasks=spec.task), batch)
+    return batched_loop(mt_envs.make_vec(spec.env_id, num_envs=batch, **spec.kwargs), batch)
 
 
 def make_cases(batch_sizes: tuple[int, ...], with_peer: bool) -> list[Case]:
@@ -240,7 +274,7 @@ def make_cases(batch_sizes: tuple[int, ...], with_peer: bool) -> list[Case]:
                 f"{spec.env_id}/parallel",
                 f"{spec.env_id}.parallel_env, {spec.label}",
                 "parallel",
-                spec.task.n_agents,
+                spec.n_agents,
                 functools.partial(build_parallel, spec),
                 env_id=spec.env_id,
             )
@@ -251,8 +285,8 @@ def make_cases(batch_sizes: tuple[int, ...], with_peer: bool) -> list[Case]:
             "mamt_v0/aec",
             f"mamt_v0.env() (AEC, info), {mamt.label}",
             "aec",
-            mamt.task.n_agents,
-            lambda: aec_loop(mamt_v0.env(tasks=mamt.task), mamt.task.n_agents),
+            mamt.n_agents,
+            lambda: aec_loop(mamt_v0.env(**mamt.kwargs), mamt.n_agents),
             env_id=mamt.env_id,
         )
     )
@@ -263,7 +297,7 @@ def make_cases(batch_sizes: tuple[int, ...], with_peer: bool) -> list[Case]:
                     f"{spec.env_id}/batched/{b}",
                     f"make_vec({spec.env_id!r}, {b}), {spec.label}",
                     "batched",
-                    spec.task.n_agents,
+                    spec.n_agents,
                     functools.partial(build_batched, spec, b),
                     batch=b,
                     env_id=spec.env_id,
@@ -327,10 +361,10 @@ def _arrays(obj: Any, seen: set[int], depth: int = 0) -> int:
 
 
 def measure_memory(spec: Spec) -> dict[str, float]:
-    acts = np.random.default_rng(0).integers(0, 5, (8, MEMORY_B, spec.task.n_agents))
+    acts = np.random.default_rng(0).integers(0, spec.n_actions, (8, MEMORY_B, spec.n_agents))
     gc.collect()
     tracemalloc.start()
-    venv = mt_envs.make_vec(spec.env_id, num_envs=MEMORY_B, tasks=spec.task)
+    venv = mt_envs.make_vec(spec.env_id, num_envs=MEMORY_B, **spec.kwargs)
     venv.reset(seed=0)
     out: Any = None
     for i in range(MEMORY_STEPS):

@@ -65,7 +65,9 @@ def episode_frames(env_id: str) -> list[np.ndarray]:
     policy = scripted_policy(env)
     frames: list[np.ndarray] = []
     try:
-        for task_id in range(len(env.task_set)):
+        if getattr(env.unwrapped, "mode", None) == "team":  # every task in one episode
+            frames, _stats = record_episodes(env, policy, episodes=1, seed=0)
+        for task_id in range(len(env.task_set) if not frames else 0):
             # record_episodes already holds each episode's last frame for a moment.
             ep, _stats = record_episodes(env, policy, episodes=1, seed=0, task=task_id)
             frames += ep

@@ -167,8 +167,9 @@ def run_episodes(
         on_step: Called with ``(env, episode_index, done)`` after each reset and each step.
 
     Returns:
-        One dict per episode: ``task_id``, ``task`` (name), ``return`` (the team's return: the
-        mean over agents of their summed rewards), ``discounted_return``, ``gamma``,
+        One dict per episode: ``task_id``, ``task`` (name; both from the first agent's reset
+        infos), ``return`` (the team's return: the mean over the episode's agents of their
+        summed rewards), ``discounted_return``, ``gamma``,
         ``captured`` (the episode terminated rather than being truncated), ``length`` and
         ``rewards`` (the team reward of each step).
     """
@@ -181,16 +182,21 @@ def run_episodes(
         obs, infos = env.reset(seed=seed if k == 0 else None, options=options)
         if callable(reset_policy):
             reset_policy()
+        first = infos[env.agents[0]] if env.agents and env.agents[0] in infos else {}
         base = getattr(env, "unwrapped", env)
-        task_id = int(getattr(base, "task_id", 0))
-        task_obj = getattr(base, "task", None)
+        task_id = int(first.get("task_id", getattr(base, "task_id", 0)))
+        task_obj = first.get("task", getattr(base, "task", None))
+        team = list(env.agents)
         if on_step is not None:
             on_step(env, k, False)
+        # Team reward of step t: the sum of the rewards paid at t over the episode's agents,
+        # divided by their number (agents that are done count as 0, so an agent leaving early
+        # does not inflate its team-mates' share).
         rewards: list[float] = []
         terminated = False
         while env.agents:
             obs, rew, term, _trunc, infos = env.step(policy(obs, infos))
-            rewards.append(float(np.mean(list(rew.values()))) if rew else 0.0)
+            rewards.append(float(sum(rew.values())) / max(len(team), 1))
             terminated = any(term.values())
             if on_step is not None:
                 on_step(env, k, not env.agents)

@@ -642,8 +642,11 @@ def test_one_agent_finishes_the_other_plays_on() -> None:
     assert obs["agent_1"].tolist() == [1, 1, 5, 7, STAY, SOUTH, 1]
     obs, rew, _, _, _ = env.step({"agent_1": EAST})
     assert list(rew) == ["agent_1"] and obs["agent_1"].tolist() == [1, 2, 5, 7, EAST, SOUTH, 1]
-    with pytest.raises(ValueError, match="agent_0"):
-        env.step({"agent_0": STAY, "agent_1": STAY})
+    # a finished agent's action is ignored (as in every mt-envs env); unknown names are errors
+    obs, rew, _, _, _ = env.step({"agent_0": NORTH, "agent_1": STAY})
+    assert list(rew) == ["agent_1"] and obs["agent_1"].tolist() == [1, 2, 5, 7, STAY, SOUTH, 1]
+    with pytest.raises(ValueError, match="agent_7"):
+        env.step({"agent_7": STAY, "agent_1": STAY})
 
 
 def test_turn_limit_truncates() -> None:

@@ -217,9 +217,10 @@ def test_agents_leave_one_by_one_and_done_agents_play_the_noop():
     np.testing.assert_array_equal(obs["agent_0"], [2, 1])
     np.testing.assert_array_equal(obs["agent_1"], [1, 2])
     assert infos["agent_1"]["state_index"] == 1 * 3 + 2
-    with pytest.raises(ValueError, match="unknown or finished"):
-        env.step({"agent_0": RIGHT, "agent_1": RIGHT})
-    obs, rew, term, _trunc, infos = env.step({"agent_1": RIGHT})
+    with pytest.raises(ValueError, match="unknown agent"):
+        env.step({"agent_9": RIGHT, "agent_1": RIGHT})
+    # the finished agent_0's action is ignored (policies mapping over observations send one)
+    obs, rew, term, _trunc, infos = env.step({"agent_0": RIGHT, "agent_1": RIGHT})
     assert set(obs) == {"agent_1"} and rew["agent_1"] == 1.0 and term["agent_1"]
     assert env.agents == [] and env.num_steps == 3
     with pytest.raises(RuntimeError, match="reset"):

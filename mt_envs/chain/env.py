@@ -72,6 +72,14 @@ class ChainEnv(TabularEnv):
     def _table_key(self) -> Hashable:
         return ()
 
+    def scripted_policy(self) -> Any:
+        """The paper's best shared policy (:func:`~mt_envs.chain.policy.shared_policy`: LEFT in
+        S2 and S4, a fair coin in S3), seeded with 0."""
+        from mt_envs.chain.policy import shared_policy
+        from mt_envs.tabular.policy import TablePolicy
+
+        return TablePolicy(self, shared_policy(0.5), seed=0)
+
     def render_rgb(self) -> np.ndarray:
         from mt_envs.chain.rendering import render_rgb
 

@@ -155,6 +155,14 @@ class GridWorldEnv(TabularEnv):
         ]
 
     # -- rendering -----------------------------------------------------------------------------
+    def scripted_policy(self) -> Any:
+        """Shortest paths to each agent's own goal (:class:`~.ShortestPathPolicy`) as a table
+        policy over cell indices (agent ``i`` follows task ``i``'s table in team mode; in sampled
+        mode the table of the episode's task)."""
+        from mt_envs.gridworld.policy import ShortestPathPolicy
+
+        return _LiveShortestPath(ShortestPathPolicy.for_env(self), self)
+
     def render_rgb(self) -> np.ndarray:
         from mt_envs.gridworld.rendering import render_rgb
 
@@ -164,3 +172,17 @@ class GridWorldEnv(TabularEnv):
         from mt_envs.gridworld.rendering import render_ansi
 
         return render_ansi(self)
+
+
+class _LiveShortestPath:
+    """:class:`~.ShortestPathPolicy` asked only for the env's live agents."""
+
+    def __init__(self, policy: Any, env: GridWorldEnv) -> None:
+        self.policy, self.env = policy, env
+
+    def reset(self) -> None:
+        """Nothing to forget between episodes."""
+
+    def __call__(self, observations: Any, infos: Any) -> dict[str, int]:
+        actions: dict[str, int] = self.policy(observations, infos, self.env.agents)
+        return actions
