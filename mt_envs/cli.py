@@ -118,6 +118,19 @@ def _task_ids(ts: TaskSet, task: int | None) -> list[int]:
     return [task]
 
 
+def _make_per_task(env_id: str, ts: TaskSet, **kwargs: Any) -> Any:
+    """The env of ``env_id`` over ``ts``, playing one task per episode.
+
+    Families with a team mode (GridWorld, chain: agent ``i`` always plays task ``i``) are built in
+    their ``"sampled"`` mode, so that ``play`` and ``record`` can report and show each task.
+    """
+    env = registry.make(env_id, tasks=ts, **kwargs)
+    if getattr(env.unwrapped, "mode", None) == "team":
+        env.close()
+        env = registry.make(env_id, tasks=ts, mode="sampled", **kwargs)
+    return env
+
+
 def _play_all(
     env: Any,
     policy_name: str,
@@ -210,7 +223,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     env_id, ts = _resolve(args.id, args.task_set)
     tasks = _task_ids(ts, args.task)
     render = args.render
-    env = registry.make(env_id, tasks=ts, render_mode=render)
+    env = _make_per_task(env_id, ts, render_mode=render)
     frames: list[np.ndarray] = []
     recorder = _recorder(env) if args.record else None
 
@@ -267,7 +280,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     env_id, ts = _resolve(args.id, args.task_set)
     if args.task is not None:
         _task_ids(ts, args.task)
-    env = registry.make(env_id, tasks=ts, render_mode="rgb_array")
+    env = _make_per_task(env_id, ts, render_mode="rgb_array")
     policy = make_policy(args.policy, env, args.seed)
     try:
         frames, stats = record_episodes(env, policy, args.episodes, seed=args.seed, task=args.task)
@@ -285,7 +298,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 def _bench_parallel(env_id: str, ts: TaskSet, seconds: float) -> tuple[float, float]:
     env = registry.make(env_id, tasks=ts)
     n_agents = len(env.possible_agents)
-    pool = np.random.default_rng(0).integers(0, 5, size=(4096, n_agents)).tolist()
+    n_actions = int(env.action_space(env.possible_agents[0]).n)
+    pool = np.random.default_rng(0).integers(0, n_actions, size=(4096, n_agents)).tolist()
     env.reset(seed=0)
     steps = agent_steps = 0
     start = time.perf_counter()
@@ -306,7 +320,8 @@ def _bench_parallel(env_id: str, ts: TaskSet, seconds: float) -> tuple[float, fl
 def _bench_vector(env_id: str, ts: TaskSet, num_envs: int, seconds: float) -> tuple[float, float]:
     venv = registry.make_vec(env_id, num_envs, tasks=ts, seed=0)
     _, info = venv.reset(seed=0)
-    pool = np.random.default_rng(0).integers(0, 5, size=(16, num_envs, venv.num_agents))
+    n_actions = int(venv.single_action_space.n)
+    pool = np.random.default_rng(0).integers(0, n_actions, size=(16, num_envs, venv.num_agents))
     steps = agent_steps = 0
     start = time.perf_counter()
     deadline = start + seconds
@@ -500,7 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--policy",
             choices=POLICIES,
             default=policy_default,
-            help=f"who acts: random legal actions or the scripted greedy chaser "
+            help=f"who acts: random legal actions, the family's scripted baseline, or the "
+            f"capture envs' greedy chaser "
             f"(default {policy_default})",
         )
         p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
@@ -554,7 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play episodes with a policy and write them as an animated GIF "
         '(needs pip install "mt-envs[render]").',
     )
-    add_common(p, "greedy")
+    add_common(p, "scripted")
     p.add_argument("--out", required=True, metavar="FILE", help="GIF to write")
     p.add_argument("--episodes", type=_positive, default=1, help="episodes (default 1)")
     p.set_defaults(func=cmd_record)

@@ -79,12 +79,13 @@ class RandomPolicy:
 
 def _greedy(env: Any, seed: int | None) -> Policy:
     from mt_envs.capture import GreedyPolicy
+    from mt_envs.capture.env import CaptureEnv
 
     base = getattr(env, "unwrapped", env)
-    if not hasattr(base, "core") or not hasattr(base, "task_set"):
+    if not isinstance(base, CaptureEnv):
         raise ValueError(
             f"the greedy policy is scripted for the capture envs (mast_v0, mamt_v0), not "
-            f"{type(base).__name__}; use policy 'random'"
+            f"{type(base).__name__}; use policy 'scripted' (the family's baseline) or 'random'"
         )
     return GreedyPolicy.for_env(env)
 

@@ -250,3 +250,21 @@ def test_demo_without_gifs(tmp_path, capsys) -> None:
     assert main(["demo", "--out", str(out), "--episodes", "2", "--no-gif"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "results.md"]
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("env_id", ["corridor_v0", "gridworld_v0", "chain_v0"])
+def test_play_scripted_baseline_on_every_task_of_the_tabular_families(env_id, capsys) -> None:
+    # Team-mode families are played one task per episode (their sampled mode) so the table has
+    # a row per task; every scripted baseline finishes every task of the default set.
+    assert (
+        main(["play", env_id, "--policy", "scripted", "--episodes", "3", "--format", "json"]) == 0
+    )
+    rows = json.loads(capsys.readouterr().out)
+    n_tasks = len(mt_envs.make(env_id).task_set)
+    assert [r["task_id"] for r in rows] == list(range(n_tasks))
+    assert all(r["capture_rate"] == 1.0 and r["episodes"] == 3 for r in rows)
+
+
+def test_bench_uses_the_env_action_count(capsys) -> None:
+    assert main(["bench", "chain_v0", "--seconds", "0.05", "--num-envs", "4"]) == 0
+    assert "ParallelEnv" in capsys.readouterr().out
