@@ -5,6 +5,7 @@
   who is alive, horizon);
 * :class:`TabularEnv`: the generic ParallelEnv driven by those tables ("team" and "sampled" modes);
 * :class:`TabularVectorEnv`: its native batched core (the vector API);
+* :class:`TablePolicy`: a table over observation indices, playable on the PettingZoo dicts;
 * :class:`TabularGymEnv` and :func:`register_gymnasium`: the single-agent Gymnasium face of the
   one-agent families;
 * exact solvers (numpy only, :mod:`mt_envs.tabular.solvers`): :func:`evaluate_policy`,
@@ -18,6 +19,7 @@ from __future__ import annotations
 from mt_envs.tabular.env import TabularEnv, TabularTaskTables
 from mt_envs.tabular.gym import TabularGymEnv, register_gymnasium
 from mt_envs.tabular.model import TabularModel
+from mt_envs.tabular.policy import TablePolicy
 from mt_envs.tabular.solvers import (
     advantages,
     decentralized_policy,
@@ -36,6 +38,7 @@ from mt_envs.tabular.solvers import (
 from mt_envs.tabular.vector import TabularVectorEnv
 
 __all__ = [
+    "TablePolicy",
     "TabularEnv",
     "TabularGymEnv",
     "TabularModel",

@@ -98,6 +98,7 @@ class TabularGymEnv(gymnasium.Env):
         return _own(obs["agent_0"]), _own(infos["agent_0"])
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        """One step of the single agent: ``(obs, reward, terminated, truncated, info)``."""
         obs, rew, term, trunc, infos = self.env.step({"agent_0": action})
         return (
             _own(obs["agent_0"]),
@@ -108,9 +109,11 @@ class TabularGymEnv(gymnasium.Env):
         )
 
     def render(self) -> Any:
+        """The underlying env's frame (``render_mode`` given at construction)."""
         return self.env.render()
 
     def close(self) -> None:
+        """Close the underlying env (its window, if any)."""
         self.env.close()
 
 
