@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -27,3 +28,12 @@ def test_batched_rollout_example():
     table = load("batched_rollout").main(num_envs=64, steps=120)
     assert len(table) == 4
     assert all(0.0 <= row["capture_rate"] <= 1.0 for row in table.values())
+
+
+def test_sb3_ppo_capture_example():
+    pytest.importorskip("stable_baselines3")
+    table = load("sb3_ppo_capture").main(timesteps=2048, episodes=3)
+    assert len(table) == 5
+    assert all(0.0 <= row["ppo"] <= 1.0 for row in table.values())
+    greedy = np.mean([row["greedy"] for row in table.values()])
+    assert greedy > np.mean([row["random"] for row in table.values()])

@@ -34,8 +34,21 @@ def test_mypy():
 
 def test_mt_envs_imports_neither_torch_nor_higher_layers():
     code = (
-        "import sys, mt_envs, mt_envs.capture, mt_envs.vector, mt_envs.test, wrappers; "
-        "bad = [m for m in ('torch', 'mt_agents', 'pygame') if m in sys.modules]; "
+        "import sys, mt_envs, mt_envs.capture, mt_envs.vector, mt_envs.test, mt_envs.tabular, "
+        "mt_envs.corridor, mt_envs.gridworld, mt_envs.chain, mt_envs.mpe; "
+        "bad = [m for m in ('torch', 'mt_agents', 'wrappers', 'pygame', 'mpe2', 'supersuit') "
+        "if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    out = _run(sys.executable, "-c", code)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_wrappers_import_no_torch_sb3_or_mpe2():
+    code = (
+        "import sys, wrappers, wrappers.multitask, wrappers.padding, wrappers.groups; "
+        "bad = [m for m in ('torch', 'stable_baselines3', 'mt_agents', 'mpe2', 'pygame') "
+        "if m in sys.modules]; "
         "assert not bad, bad"
     )
     out = _run(sys.executable, "-c", code)
