@@ -34,6 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from wrappers.base import BaseWrapper
+from wrappers.groups import make_group_env
 from wrappers.indicators import AgentIndicator, TaskIndicator
 from wrappers.multitask import MultiTaskEnv, Slot, SlotTask
 from wrappers.padding import (
@@ -48,7 +49,6 @@ from wrappers.padding import (
     unpad_action,
     unpad_observation,
 )
-from wrappers.groups import make_group_env
 from wrappers.recording import RecordEpisodes, record_parallel_env, save_video
 
 __all__ = [
