@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias, cast
 
 import gymnasium
 import numpy as np
@@ -315,6 +315,7 @@ class MultiTaskEnv(ParallelEnv):
         self._const: dict[str, dict[str, Any]] = {}
         self._seen_masks: dict[str, Any] = {}
         self._pass_infos = False
+        self._fresh = False
         self._inv: dict[str, str] | None = None
         self._dummy: frozenset[str] = frozenset()
         self._fix: PadActions | None = None
@@ -613,6 +614,11 @@ class MultiTaskEnv(ParallelEnv):
         self._opad, self._mpad = self._obs_pad[k], self._pact[k]
         self._rename = None if inv is None else self._maps[k].get
         task = self.task
+        # An env whose class declares ``fresh_infos`` builds new per-agent info dicts at every
+        # reset and step and never touches them again, so they are edited in place instead of
+        # copied (read on the class: PettingZoo wrappers forward instance attribute lookups to
+        # the env they wrap, and a wrapper in between may hand out shared dicts).
+        self._fresh = bool(getattr(type(env), "fresh_infos", False))
         # A native env that already reports this slot's id and task needs no info edit.
         self._pass_infos = (
             not self.pad
@@ -640,17 +646,22 @@ class MultiTaskEnv(ParallelEnv):
         const, get = self._const, self._rename
         check_masks = self._mpad is not None
         seen = self._seen_masks
+        fresh = self._fresh
         out = Infos()
         for a, info in infos.items():
             c = const.get(a)
             if c is None:
-                d = InfoDict(info)
+                d = cast("dict[str, Any]", info) if fresh else InfoDict(info)
             else:
                 # The agent's constant keys hold the action mask padded from the env's mask
                 # last seen; a different (or writable, so possibly edited) mask is padded again.
                 if check_masks and info.get("action_mask") is not seen.get(a, _NONE):
                     c = self._repad_mask(a, info.get("action_mask"))
-                d = InfoDict(info, **c)
+                if fresh:
+                    d = cast("dict[str, Any]", info)
+                    d.update(c)
+                else:
+                    d = InfoDict(info, **c)
             out[a if get is None else get(a, a)] = d
         return out
 

@@ -59,6 +59,9 @@ class CaptureEnv(ParallelEnv):
         "is_parallelizable": True,
         "render_fps": 5,
     }
+    #: Every reset and step builds new per-agent info dicts that the env never touches again, so
+    #: wrappers (``wrappers.MultiTaskEnv``) may add their keys in place instead of copying.
+    fresh_infos: ClassVar[bool] = True
     #: Which tasks the id accepts, "mast" (n_targets == 1), "mamt" (n_targets == n_agents) or "any".
     variant: ClassVar[str] = "any"
     default_tasks: ClassVar[str] = "mamt-2a-3to6"

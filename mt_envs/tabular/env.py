@@ -201,6 +201,9 @@ class TabularEnv(ParallelEnv):
     task_class: ClassVar[type[Task]] = Task
     default_tasks: ClassVar[str] = ""
     modes: ClassVar[tuple[str, ...]] = MODES
+    #: Every reset and step builds new per-agent info dicts that the env never touches again, so
+    #: wrappers (``wrappers.MultiTaskEnv``) may add their keys in place instead of copying.
+    fresh_infos: ClassVar[bool] = True
 
     def __init__(
         self,
