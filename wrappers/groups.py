@@ -9,15 +9,21 @@ ParallelEnv: a :class:`~mt_envs.mpe.GoodTeamEnv` per task, padded and sampled by
     env = make_group_env("mpe-mkt", seed=0)   # needs mpe2: pip install "mt-envs[mpe]"
     obs, infos = env.reset(seed=0)
 
-=================  ==========================================  =================================
-task (id)          real agents -> canonical names              obs size, actions (real of padded)
-=================  ==========================================  =================================
-speaker_listener   ``speaker_0 -> agent_0``,                   3 of 11, 3 of 5;
-(0)                ``listener_0 -> agent_1``                   11 of 11, 5 of 5
-push (1)           ``agent_0 -> agent_0`` (``agent_1`` padded)  19 of 19, 5 of 5
-adversary (2)      ``agent_0 -> agent_0``, ``agent_1 ->          10 of 19, 5 of 5 each
-                   agent_1``
-=================  ==========================================  =================================
+.. list-table::
+   :header-rows: 1
+
+   * - task (id)
+     - real agents -> canonical names
+     - obs size, actions (real of padded)
+   * - speaker_listener (0)
+     - ``speaker_0 -> agent_0``, ``listener_0 -> agent_1``
+     - 3 of 19, 3 of 5; 11 of 19, 5 of 5
+   * - push (1)
+     - ``agent_0 -> agent_0`` (``agent_1`` padded)
+     - 19 of 19, 5 of 5
+   * - adversary (2)
+     - ``agent_0 -> agent_0``, ``agent_1 -> agent_1``
+     - 10 of 19, 5 of 5 each
 
 Every agent of every task observes ``Box(-inf, inf, (19,), float32)`` (the largest observation,
 push's) and acts in ``Discrete(5)``; the state is padded to 28 (adversary's). Infos of each real
