@@ -23,6 +23,7 @@ ENV_MODULES: dict[str, str] = {
     "corridor_v0": "mt_envs.corridor_v0",
     "gridworld_v0": "mt_envs.gridworld_v0",
     "chain_v0": "mt_envs.chain_v0",
+    "drone_nav_v0": "mt_envs.drone_nav_v0",
 }
 
 

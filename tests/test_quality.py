@@ -35,7 +35,7 @@ def test_mypy():
 def test_mt_envs_imports_neither_torch_nor_higher_layers():
     code = (
         "import sys, mt_envs, mt_envs.capture, mt_envs.vector, mt_envs.test, mt_envs.tabular, "
-        "mt_envs.corridor, mt_envs.gridworld, mt_envs.chain, mt_envs.mpe; "
+        "mt_envs.corridor, mt_envs.gridworld, mt_envs.chain, mt_envs.mpe, mt_envs.drone; "
         "bad = [m for m in ('torch', 'mt_agents', 'wrappers', 'pygame', 'mpe2', 'supersuit') "
         "if m in sys.modules]; "
         "assert not bad, bad"

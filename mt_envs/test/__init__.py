@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import gymnasium
 import numpy as np
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
@@ -40,10 +41,18 @@ __all__ = [
 
 
 def random_actions(env: ParallelEnv, rng: np.random.Generator, infos: dict[str, Any]) -> dict:
-    """Seeded random actions for the live agents, respecting ``infos[agent]["action_mask"]``."""
-    out = {}
+    """Seeded random actions for the live agents, respecting ``infos[agent]["action_mask"]``.
+
+    ``Box`` actions (continuous) are drawn uniformly in the box and returned as tuples of floats,
+    so trajectories holding them still compare with ``==``.
+    """
+    out: dict[str, Any] = {}
     for agent in env.agents:
-        n = int(env.action_space(agent).n)
+        space = env.action_space(agent)
+        if isinstance(space, gymnasium.spaces.Box):
+            out[agent] = tuple(float(v) for v in rng.uniform(space.low, space.high))
+            continue
+        n = int(space.n)
         mask = infos.get(agent, {}).get("action_mask")
         legal = np.flatnonzero(mask) if mask is not None else np.arange(n)
         out[agent] = int(legal[rng.integers(len(legal))])
