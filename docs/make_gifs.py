@@ -56,12 +56,23 @@ def _resize(frames: Sequence[np.ndarray], width: int) -> list[np.ndarray]:
     return out
 
 
+def _env_kwargs(env_id: str) -> dict[str, Any]:
+    """Env keywords of the GIF: the default task set, except for the drone, whose 500-step
+    flights are cut to 30 steps on four maps so the GIF stays small."""
+    if env_id == "drone_nav_v0":
+        from mt_envs.drone import DroneTask
+
+        maps = ("corridor", "pillars", "rooms", "zigzag")
+        return {"tasks": [DroneTask(map=m, horizon=30) for m in maps]}
+    return {}
+
+
 def episode_frames(env_id: str) -> list[np.ndarray]:
     """Frames of one episode per task of ``env_id``'s default task set, in task order."""
     import mt_envs
     from mt_envs.recording import record_episodes
 
-    env = mt_envs.make(env_id, render_mode="rgb_array")
+    env = mt_envs.make(env_id, render_mode="rgb_array", **_env_kwargs(env_id))
     policy = scripted_policy(env)
     frames: list[np.ndarray] = []
     try:

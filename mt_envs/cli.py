@@ -261,16 +261,10 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def _recorder(env: Any) -> Callable[[Any], np.ndarray]:
-    from mt_envs.capture.rendering import CaptureRenderer
+    from mt_envs.recording import frame_grabber
 
-    renderer = CaptureRenderer("rgb_array", int(env.metadata.get("render_fps", 5)))
-
-    def grab(e: Any) -> np.ndarray:
-        frame = renderer.draw(e)
-        assert frame is not None
-        return frame
-
-    return grab
+    grab = frame_grabber(env)
+    return lambda _e: grab()
 
 
 def cmd_record(args: argparse.Namespace) -> int:

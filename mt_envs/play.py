@@ -279,7 +279,9 @@ _HEADERS = {
     "task": "task",
     "episodes": "episodes",
     "return": "return",
-    "capture_rate": "capture rate",
+    # The share of episodes that terminated rather than hit the step limit: a capture for the
+    # capture envs, reaching the goals (or an obstacle) for the grids, a crash for the drone.
+    "capture_rate": "terminated",
     "length": "length",
 }
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,26 @@ def save_gif(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: fl
     return path
 
 
+def frame_grabber(env: Any) -> Callable[[], np.ndarray]:
+    """A function returning the current ``uint8 [H, W, 3]`` frame of ``env``, whatever its
+    ``render_mode``: the env's ``render_rgb()`` where the family has one (tabular and drone
+    families), else a private capture renderer (capture envs)."""
+    base = getattr(env, "unwrapped", env)
+    render_rgb = getattr(base, "render_rgb", None)
+    if callable(render_rgb):
+        return lambda: np.asarray(render_rgb())
+    from mt_envs.capture.rendering import CaptureRenderer
+
+    renderer = CaptureRenderer("rgb_array", int(base.metadata.get("render_fps", 5)))
+
+    def grab() -> np.ndarray:
+        frame = renderer.draw(base)
+        assert frame is not None  # rgb_array mode always returns a frame
+        return frame
+
+    return grab
+
+
 def record_episodes(
     env: Any,
     policy: Policy,
@@ -116,14 +136,7 @@ def record_episodes(
             return np.asarray(env.render())
 
     else:
-        from mt_envs.capture.rendering import CaptureRenderer
-
-        renderer = CaptureRenderer("rgb_array", int(base.metadata.get("render_fps", 5)))
-
-        def grab() -> np.ndarray:
-            frame = renderer.draw(base)
-            assert frame is not None  # rgb_array mode always returns a frame
-            return frame
+        grab = frame_grabber(env)
 
     frames: list[np.ndarray] = []
 
