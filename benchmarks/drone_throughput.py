@@ -89,8 +89,11 @@ class Case:
         return statistics.median(self.rates)
 
 
-def parallel_loop(env: Any, n_actions: int = 25) -> Callable[[int], float]:
-    """``k`` ParallelEnv steps with prebuilt action dicts (live agents only); reset at the end."""
+def parallel_loop(env: Any, n_actions: int = 25, per_agent: bool = True) -> Callable[[int], float]:
+    """``k`` ParallelEnv steps with prebuilt action dicts (live agents only); reset at the end.
+
+    Returns agent-steps (drone-steps) with ``per_agent``, else env-steps (the peer's unit).
+    """
     rng = np.random.default_rng(0)
     names = env.possible_agents
     acts = rng.integers(0, n_actions, (N_ACTION_SETS, len(names))).tolist()
@@ -106,7 +109,7 @@ def parallel_loop(env: Any, n_actions: int = 25) -> Callable[[int], float]:
                 env.step(dicts[i])
             else:
                 env.step({a: dicts[i][a] for a in live})
-            done += len(live)
+            done += len(live) if per_agent else 1
             i = (i + 1) % N_ACTION_SETS
             if not env.agents:
                 env.reset()
@@ -148,7 +151,7 @@ def make_cases(with_peer: bool) -> list[Case]:
             Case(
                 "peer",
                 "mpe2 simple_spread_v3 N=3, parallel_env (peer), env-steps/s",
-                lambda: parallel_loop(simple_spread_v3.parallel_env(), 5),
+                lambda: parallel_loop(simple_spread_v3.parallel_env(), 5, per_agent=False),
             )
         )
     cases.append(
