@@ -57,7 +57,7 @@ def test_docs_build_without_warnings_and_show_every_env_and_task_set(tmp_path):
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stderr}\n{proc.stdout[-3000:]}"
 
     pages = ("index", "quickstart", "api", "developer", "benchmarks", "changelog", "tabular")
-    for page in (*pages, "wrappers"):
+    for page in (*pages, "wrappers", "agents", "dec_hdrqn"):
         assert (out / f"{page}.html").is_file(), f"page {page} missing"
 
     # One page per env id, holding its env card, its GIF and its task sets.
@@ -100,7 +100,10 @@ def test_docs_build_without_warnings_and_show_every_env_and_task_set(tmp_path):
         assert "No results yet" in bench
 
 
-@pytest.mark.parametrize("page", ["quickstart.md", "developer.md", "tabular.md", "wrappers.md"])
+GUIDES = ["quickstart.md", "developer.md", "tabular.md", "wrappers.md", "agents.md", "dec_hdrqn.md"]
+
+
+@pytest.mark.parametrize("page", GUIDES)
 def test_python_blocks_of_the_guides_run(page, tmp_path, monkeypatch):
     """Every ```python block of a guide runs as written (in a fresh namespace each)."""
     pytest.importorskip("pygame", reason="the quickstart records a GIF: needs the render extra")

@@ -37,3 +37,10 @@ def test_sb3_ppo_capture_example():
     assert all(0.0 <= row["ppo"] <= 1.0 for row in table.values())
     greedy = np.mean([row["greedy"] for row in table.values()])
     assert greedy > np.mean([row["random"] for row in table.values()])
+
+
+def test_dec_hdrqn_mast_example():
+    pytest.importorskip("torch")
+    r = load("dec_hdrqn_mast").main(timesteps=512, num_envs=4, episodes=4)
+    assert set(r) == {"Dec-HDRQN", "greedy", "random"}
+    assert r["greedy"].mean["disc_return"] > r["random"].mean["disc_return"]

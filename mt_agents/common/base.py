@@ -60,7 +60,12 @@ from stable_baselines3.common.callbacks import (
     ConvertCallback,
     ProgressBarCallback,
 )
-from stable_baselines3.common.logger import KVWriter, Logger, make_output_format
+from stable_baselines3.common.logger import (
+    HumanOutputFormat,
+    KVWriter,
+    Logger,
+    make_output_format,
+)
 from stable_baselines3.common.utils import get_latest_run_id
 
 from mt_agents.common import serialization as ser
@@ -387,7 +392,9 @@ class MultiAgentAlgorithm(abc.ABC):
             if sb3_logger.SummaryWriter is not None:
                 formats.append(make_output_format("tensorboard", folder, log_suffix))
         if self.verbose >= 1:
-            formats.append(make_output_format("stdout", folder or "", log_suffix))
+            # SB3's own stdout format cuts keys at 36 characters, which merges the per-task keys
+            # of long task names (and raises); ``make_output_format`` also creates a folder.
+            formats.append(HumanOutputFormat(sys.stdout, max_length=96))
         return Logger(folder=folder, output_formats=formats)
 
     def _configure_logger(self, tb_log_name: str, reset_num_timesteps: bool) -> Logger:
