@@ -1,0 +1,407 @@
+"""Dec-HDRQN vs Dec-DRQN vs the greedy chaser on MAST 8x8 and MAMT 6x6 (paper 000, section 6.1).
+
+The reproduction of paper 000's single-task results on our dynamics:
+
+* **MAST 8x8, n = 2, Pf = 0** (task ``mast-8x8-2a-pf0``, task 4 of ``mast-2a-4to8``; supplement
+  B, where the paper reports 0.76 +- 0.11 for Dec-HDRQN and 0.05 +- 0.16 for Dec-DRQN);
+* **MAMT 6x6, n = 2, Pf = 0.3** (task ``mamt-6x6-2a-pf0.3-swap``, task 3 of ``mamt-2a-3to7``;
+  figure 2, where Dec-DRQN fails and Dec-HDRQN learns).
+
+Learners: ``DecHDRQN`` with the paper's settings (DRQN 32-32-LSTM64-32, Adam 1e-3, gamma 0.95,
+trace length 4, batch 32, ``hysteretic_beta=0.4``) and the same with ``hysteretic_beta=1``
+(Dec-DRQN), each for ``--timesteps`` env steps on ``--num-envs`` copies, for every seed. Beside
+them, the scripted greedy chaser (privileged: it knows the grid size and the assignment; near
+optimal with full observability) on the same evaluation episodes.
+
+Measured per run: the discounted return (gamma 0.95) over ``--episodes`` (50, as in the paper)
+evaluation episodes with greedy actions, the capture rate, the episode length, env steps, wall
+time of ``learn`` and env steps per second, plus a learning curve (``--curve-points``
+evaluations of ``--curve-episodes`` episodes during training). A learner's figure is the mean
+over seeds +- the standard deviation across seeds.
+
+Targets (issue 6, relative to greedy because our dynamics differ from the paper's): Dec-HDRQN
+>= 0.9x the greedy chaser's discounted return on both tasks. They are judged only at the full
+budget (``--timesteps`` >= 500000, >= 3 seeds); shorter runs say "not judged".
+
+Results go to ``benchmarks/results/dec_hdrqn_mast.json`` and ``.md`` (``--out-dir`` elsewhere),
+each written to a temporary file first and moved into place.
+
+Usage::
+
+    python benchmarks/dec_hdrqn_mast.py                       # full: 2 tasks x 2 learners x 3 seeds
+    python benchmarks/dec_hdrqn_mast.py --device cuda         # the same on a GPU
+    python benchmarks/dec_hdrqn_mast.py --timesteps 2000 --seeds 0 --episodes 5 --no-write
+    python benchmarks/dec_hdrqn_mast.py --speed-check 20000   # CPU vs CUDA steps/s of learn()
+
+At the full budget one run of 500k env steps takes a few minutes on two CPU cores (about
+2,000-3,000 env steps/s); the whole benchmark (12 runs) under an hour.
+"""
+
+from __future__ import annotations
+
+import os
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+for _var in THREAD_VARS:
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import datetime  # noqa: E402
+import importlib.metadata  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
+
+import mt_envs  # noqa: E402
+from mt_agents import DecHDRQN, MultiAgentEvalCallback, evaluate_multitask  # noqa: E402
+from mt_agents.cli import BaselineModel  # noqa: E402
+from mt_envs import task_sets  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "dec_hdrqn_mast"
+FULL_TIMESTEPS = 500_000
+FULL_SEEDS = 3
+TARGET = 0.9
+GAMMA = 0.95
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One task of the benchmark: a task of a registered set."""
+
+    label: str
+    env_id: str
+    task_set: str
+    task: int
+
+    def tasks(self) -> Any:
+        return task_sets.get(self.task_set)[self.task]
+
+    def venv(self, num_envs: int, seed: int | None) -> Any:
+        return mt_envs.make_vec(self.env_id, num_envs, tasks=self.tasks(), seed=seed)
+
+
+CASES = {
+    "mast8": Case("MAST 8x8, n=2, Pf=0", "mast_v0", "mast-2a-4to8", 4),
+    "mamt6": Case("MAMT 6x6, n=2, Pf=0.3", "mamt_v0", "mamt-2a-3to7", 3),
+}
+#: Learner name -> DecHDRQN keyword arguments (besides COMMON).
+LEARNERS: dict[str, dict[str, Any]] = {
+    "Dec-HDRQN": {"hysteretic_beta": 0.4},
+    "Dec-DRQN": {"hysteretic_beta": 1.0},
+}
+#: Shared settings: the paper's network and optimiser are DecHDRQN's defaults; two gradient
+#: steps per vector step of 16 envs, as in the learning test of tests/test_dec_hdrqn.py.
+COMMON: dict[str, Any] = {}
+
+
+def run_learner(case: Case, learner: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Train one learner on one task with one seed, then evaluate it."""
+    venv = case.venv(args.num_envs, seed)
+    model = DecHDRQN(venv, device=args.device, seed=seed, **COMMON, **LEARNERS[learner])
+    callbacks: list[BaseCallback] = []
+    curve_cb = None
+    if args.curve_points > 0 and args.timesteps >= args.curve_points:
+        curve_cb = MultiAgentEvalCallback(
+            case.venv(min(args.curve_episodes, 50), None),
+            eval_freq=max(1, args.timesteps // args.curve_points),
+            n_episodes=args.curve_episodes,
+            seed=10_000 + seed,
+        )
+        callbacks.append(curve_cb)
+    start = time.perf_counter()
+    model.learn(args.timesteps, callback=callbacks)
+    learn_s = time.perf_counter() - start
+    eval_env = case.venv(min(args.episodes, 50), None)
+    result = evaluate_multitask(model, eval_env, n_episodes=args.episodes, gamma=GAMMA, seed=seed)
+    curve = []
+    if curve_cb is not None:
+        curve = [[int(s), float(r.mean["disc_return"])] for s, r in curve_cb.results]
+    return {
+        "seed": seed,
+        "disc_return": result.mean["disc_return"],
+        "disc_return_ci95": result.mean["disc_return_ci95"],
+        "success_rate": result.mean["success_rate"],
+        "length": result.mean["length"],
+        "env_steps": int(model.num_timesteps),
+        "learn_seconds": learn_s,
+        "env_steps_per_s": model.num_timesteps / learn_s,
+        "device": str(model.device),
+        "curve": curve,
+    }
+
+
+def run_greedy(case: Case, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The greedy chaser on the same evaluation episodes as a learner of this seed."""
+    eval_env = case.venv(min(args.episodes, 50), None)
+    baseline = BaselineModel("greedy", eval_env, seed=seed)
+    result = evaluate_multitask(
+        baseline, baseline.env, n_episodes=args.episodes, gamma=GAMMA, seed=seed
+    )
+    return {
+        "seed": seed,
+        "disc_return": result.mean["disc_return"],
+        "disc_return_ci95": result.mean["disc_return_ci95"],
+        "success_rate": result.mean["success_rate"],
+        "length": result.mean["length"],
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def mean_sd(key: str) -> tuple[float, float]:
+        values = [float(r[key]) for r in runs]
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    out: dict[str, Any] = {"seeds": [r["seed"] for r in runs]}
+    for key in ("disc_return", "success_rate", "length"):
+        out[key], out[f"{key}_sd"] = mean_sd(key)
+    if "env_steps" in runs[0]:
+        out["env_steps"] = runs[0]["env_steps"]
+        out["learn_seconds"], out["learn_seconds_sd"] = mean_sd("learn_seconds")
+        out["env_steps_per_s"], _ = mean_sd("env_steps_per_s")
+        out["device"] = runs[0]["device"]
+    return out
+
+
+def speed_check(steps: int, num_envs: int) -> dict[str, Any]:
+    """Env steps per second of ``DecHDRQN.learn`` on MAST 8x8 on the CPU and, if present, CUDA."""
+    case = CASES["mast8"]
+    rates: dict[str, float] = {}
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        model = DecHDRQN(case.venv(num_envs, 0), device=device, seed=0, **COMMON)
+        model.learn(min(steps, 2_000))  # warm-up (allocations, CUDA kernels)
+        start = time.perf_counter()
+        model.learn(steps)
+        rates[device] = steps / (time.perf_counter() - start)
+        print(f"  learn() on {device}: {rates[device]:.0f} env steps/s")
+    out: dict[str, Any] = {"steps": steps, "num_envs": num_envs, "env_steps_per_s": rates}
+    if "cuda" in rates:
+        out["cuda_speedup"] = rates["cuda"] / rates["cpu"]
+        out["cuda_device"] = torch.cuda.get_device_name(0)
+    else:
+        out["note"] = "no CUDA device: CPU only"
+    return out
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def version(dist: str) -> str | None:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "mt_envs": mt_envs.__version__,
+        "stable_baselines3": version("stable-baselines3"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def build_report(
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+    speed: dict[str, Any] | None,
+    args: argparse.Namespace,
+    total_seconds: float,
+) -> dict[str, Any]:
+    full = args.timesteps >= FULL_TIMESTEPS and len(args.seeds) >= FULL_SEEDS
+    cases = []
+    targets = []
+    for key, per_policy in results.items():
+        case = CASES[key]
+        summary = {name: summarise(runs) for name, runs in per_policy.items()}
+        greedy = summary["greedy"]["disc_return"]
+        for s in summary.values():
+            s["vs_greedy"] = s["disc_return"] / greedy if greedy > 0 else None
+        cases.append(
+            {
+                "key": key,
+                "label": case.label,
+                "env": case.env_id,
+                "task_set": case.task_set,
+                "task": case.task,
+                "task_name": case.tasks().name,
+                "summary": summary,
+                "runs": per_policy,
+            }
+        )
+        if "Dec-HDRQN" in summary:
+            ratio = summary["Dec-HDRQN"]["vs_greedy"]
+            targets.append(
+                {
+                    "what": f"Dec-HDRQN >= {TARGET:g}x greedy on {case.label}",
+                    "value": ratio,
+                    "ok": (ratio is not None and ratio >= TARGET) if full else None,
+                }
+            )
+    return {
+        "benchmark": NAME,
+        "full_budget": full,
+        "timesteps": args.timesteps,
+        "seeds": args.seeds,
+        "num_envs": args.num_envs,
+        "episodes": args.episodes,
+        "gamma": GAMMA,
+        "learners": {name: {**COMMON, **kw} for name, kw in LEARNERS.items()},
+        "cases": cases,
+        "targets": targets,
+        "speed_check": speed,
+        "total_seconds": total_seconds,
+        "machine": machine(),
+    }
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    m = rep["machine"]
+    seeds = len(rep["seeds"])
+    lines = [
+        "## Dec-HDRQN on MAST 8x8 and MAMT 6x6",
+        "",
+        f"{' '.join(m['cpu'].split()[:2])}, {m['cores']} cores, torch {m['torch']}"
+        f"{', ' + m['cuda'] if m['cuda'] else ''}; {m['date'][:10]}. Each learner: "
+        f"{rep['timesteps']} env steps on {rep['num_envs']} envs per run, {seeds} seed"
+        f"{'s' if seeds != 1 else ''}; discounted return (gamma {rep['gamma']:g}) of "
+        f"{rep['episodes']} greedy-action episodes per run, mean +- sd across seeds "
+        "(`python benchmarks/dec_hdrqn_mast.py`).",
+    ]
+    if not rep["full_budget"]:
+        lines += [
+            "",
+            f"**Short run** (full: {FULL_TIMESTEPS} env steps, {FULL_SEEDS} seeds): a check that "
+            "the script works, not a reproduction; targets not judged.",
+        ]
+    lines += [
+        "",
+        "| task | policy | disc. return | vs greedy | capture rate | length | env steps | "
+        "learn time | env steps/s |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for case in rep["cases"]:
+        for name, s in case["summary"].items():
+            learn = f"{s['learn_seconds']:.0f} s ({s['device']})" if "learn_seconds" in s else "-"
+            rate = f"{s['env_steps_per_s']:.0f}" if "env_steps_per_s" in s else "-"
+            ratio = "-" if s["vs_greedy"] is None else f"{s['vs_greedy']:.2f}x"
+            lines.append(
+                f"| {case['label']} | {name} | {s['disc_return']:.3f} +- "
+                f"{s['disc_return_sd']:.3f} | {ratio} | {s['success_rate']:.2f} | "
+                f"{s['length']:.1f} | {s.get('env_steps', '-')} | {learn} | {rate} |"
+            )
+    lines += ["", "| target | measured | result |", "|---|--:|---|"]
+    for t in rep["targets"]:
+        verdict = "not judged (short run)" if t["ok"] is None else ("PASS" if t["ok"] else "FAIL")
+        value = "-" if t["value"] is None else f"{t['value']:.2f}x"
+        lines.append(f"| {t['what']} | {value} | {verdict} |")
+    speed = rep.get("speed_check")
+    if speed:
+        rates = ", ".join(f"{d} {r:.0f}" for d, r in speed["env_steps_per_s"].items())
+        extra = (
+            f"; CUDA speed-up {speed['cuda_speedup']:.2f}x ({speed['cuda_device']})"
+            if "cuda_speedup" in speed
+            else f"; {speed['note']}"
+        )
+        lines += ["", f"`learn()` env steps/s on MAST 8x8: {rates}{extra}."]
+    lines += [
+        "",
+        "Paper 000 (its own dynamics, MAST 8x8): Dec-HDRQN 0.76 +- 0.11, Dec-DRQN 0.05 +- 0.16.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
+        fh.write(text)
+        tmp = Path(fh.name)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--timesteps", type=int, default=FULL_TIMESTEPS, help="env steps per training run"
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(range(FULL_SEEDS)))
+    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per run")
+    parser.add_argument("--curve-points", type=int, default=10, help="evaluations during training")
+    parser.add_argument("--curve-episodes", type=int, default=20)
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--learners", nargs="+", choices=list(LEARNERS), default=list(LEARNERS))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--speed-check",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also time learn() for STEPS env steps on the CPU and on CUDA when present",
+    )
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    args = parser.parse_args(argv)
+    if args.timesteps < 1 or args.episodes < 1 or args.num_envs < 1:
+        parser.error("--timesteps, --episodes and --num-envs must be >= 1")
+    torch.set_num_threads(1)  # tiny networks: one thread is fastest on the CPU
+    start = time.perf_counter()
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for key in args.cases:
+        case = CASES[key]
+        per_policy: dict[str, list[dict[str, Any]]] = {name: [] for name in args.learners}
+        per_policy["greedy"] = []
+        for seed in args.seeds:
+            for name in args.learners:
+                run = run_learner(case, name, seed, args)
+                per_policy[name].append(run)
+                print(
+                    f"{case.label} | {name} | seed {seed}: disc. return {run['disc_return']:.3f}, "
+                    f"capture {run['success_rate']:.2f}, {run['env_steps']} env steps in "
+                    f"{run['learn_seconds']:.1f} s ({run['env_steps_per_s']:.0f}/s, "
+                    f"{run['device']})",
+                    flush=True,
+                )
+            per_policy["greedy"].append(run_greedy(case, seed, args))
+        results[key] = per_policy
+    speed = None
+    if args.speed_check > 0:
+        print("speed check:")
+        speed = speed_check(args.speed_check, args.num_envs)
+    rep = build_report(results, speed, args, time.perf_counter() - start)
+    md = markdown(rep)
+    print()
+    print(md)
+    if not args.no_write:
+        write_atomic(args.out_dir / f"{NAME}.json", json.dumps(rep, indent=2) + "\n")
+        write_atomic(args.out_dir / f"{NAME}.md", md)
+        print(f"wrote {args.out_dir / NAME}.json and .md")
+    oks = [t["ok"] for t in rep["targets"] if t["ok"] is not None]
+    return 0 if all(oks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
