@@ -39,14 +39,19 @@ import types
 import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 import mt_envs
 from mt_envs import registry, task_sets
+from mt_envs.cli import (
+    UsageError,
+    _Parser,  # the parser raising UsageError, shared with mt-envs
+    run,
+)
 from mt_envs.play import FORMATS
-from mt_envs.utils import UnknownNameError, unknown_name_error
+from mt_envs.utils import unknown_name_error
 
 if TYPE_CHECKING:
     from stable_baselines3.common.callbacks import BaseCallback
@@ -80,17 +85,6 @@ _CHECKPOINT_RE = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps\.zip$")
 _RUN_ARGUMENTS = frozenset(
     {"self", "env", "device", "seed", "tensorboard_log", "verbose", "_init_setup_model"}
 )
-
-
-class UsageError(Exception):
-    """A problem with the command line or a run folder; reported as one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` raising :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 # -- hyperparameter options ----------------------------------------------------------------------
@@ -1072,11 +1066,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``mt-agents`` command line.
 
@@ -1087,24 +1076,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, 2 on a usage error or a failure reported in one line
         (``mt-agents: error: ...`` on stderr), 130 when interrupted.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as exc:
-        return _error(str(exc))
-    except SystemExit as exc:  # --help and --version
-        return exc.code if isinstance(exc.code, int) else 0
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args))
-    except (UsageError, UnknownNameError, ValueError, ImportError, OSError) as exc:
-        message = str(exc)
-        return _error(message.splitlines()[0] if message else type(exc).__name__)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
+    return run(PROG, build_parser(), argv)
 
 
 if __name__ == "__main__":

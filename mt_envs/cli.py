@@ -42,7 +42,8 @@ DEMO_GIF_EPISODES = 2
 
 
 class UsageError(Exception):
-    """A problem with the command line; reported as one line, exit code 2."""
+    """A problem with the command line (or a run folder, for ``mt-agents``); reported as one
+    line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -588,9 +589,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+def run(prog: str, parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` with ``parser`` and run the chosen subcommand (``args.func``), the shared
+    error handling of the ``mt-envs`` and ``mt-agents`` command lines.
+
+    Returns:
+        The exit code: 0 on success, 2 on a usage error or a failure reported in one line
+        (``<prog>: error: ...`` on stderr), 130 when interrupted.
+    """
+
+    def error(message: str) -> int:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except UsageError as exc:
+        return error(str(exc))
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except (UsageError, UnknownNameError, ValueError, ImportError, OSError) as exc:
+        message = str(exc)
+        return error(message.splitlines()[0] if message else type(exc).__name__)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -603,24 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit code: 0 on success, 2 on a usage error or a failure reported in one line
         (``mt-envs: error: ...`` on stderr), 130 when interrupted.
     """
-    parser = build_parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except UsageError as exc:
-        return _error(str(exc))
-    except SystemExit as exc:  # --help and --version
-        return exc.code if isinstance(exc.code, int) else 0
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args))
-    except (UsageError, UnknownNameError, ValueError, ImportError, OSError) as exc:
-        message = str(exc)
-        return _error(message.splitlines()[0] if message else type(exc).__name__)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
+    return run(PROG, build_parser(), argv)
 
 
 if __name__ == "__main__":
