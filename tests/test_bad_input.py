@@ -63,8 +63,13 @@ def test_reset_task_option_errors():
         env.reset(options={"task": 4})
     with pytest.raises(ValueError, match="not in this env's task set"):
         env.reset(options={"task": CaptureTask.mamt(9)})
-    with pytest.raises(TypeError, match="task id"):
+    with pytest.raises(KeyError, match="unknown task 'big'"):
         env.reset(options={"task": "big"})
+    with pytest.raises(TypeError, match="task id"):
+        env.reset(options={"task": 1.5})
+    # a task name is a valid spec, as in wrappers.MultiTaskEnv
+    _, infos = env.reset(options={"task": env.task_set.names[2]})
+    assert all(info["task_id"] == 2 for info in infos.values())
 
 
 def test_batched_action_arrays_are_checked():

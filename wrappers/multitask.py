@@ -557,22 +557,7 @@ class MultiTaskEnv(ParallelEnv):
         spec = None if not options else options.get("task")
         if spec is None:
             return int(self.sampler.sample(1)[0])
-        n = len(self.task_set)
-        if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-            if not 0 <= int(spec) < n:
-                raise ValueError(f"reset task id {spec} out of range: valid ids are 0..{n - 1}")
-            return int(spec)
-        if isinstance(spec, Task):
-            return self.task_set.index(spec)
-        if isinstance(spec, str):
-            names = self.task_set.names
-            if spec not in names:
-                raise unknown_name_error("task", spec, names)
-            return names.index(spec)
-        raise TypeError(
-            f"options['task'] must be a slot index (int), a task of task_set or a task name; "
-            f"got {spec!r}"
-        )
+        return self.task_set.task_id(spec)
 
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None

@@ -441,24 +441,7 @@ class TabularEnv(ParallelEnv):
         # Other option keys are ignored, as PettingZoo's api_test requires.
         if not options or options.get("task") is None:
             return int(self.sampler.sample(1)[0])
-        task = options["task"]
-        if isinstance(task, Task):
-            try:
-                return self.task_set.index(task)
-            except ValueError:
-                raise ValueError(
-                    f"reset task {task.name} is not in this env's task set "
-                    f"{self.task_set.name!r} ({self.task_set.names}); build the env with a task "
-                    "set that holds it"
-                ) from None
-        if isinstance(task, (int, np.integer)) and not isinstance(task, bool):
-            n = len(self.task_set)
-            if not 0 <= int(task) < n:
-                raise ValueError(f"reset task id {task} out of range: valid ids are 0..{n - 1}")
-            return int(task)
-        raise TypeError(
-            f"options['task'] must be a task id (int) or a {self.task_class.__name__}, got {task!r}"
-        )
+        return self.task_set.task_id(options["task"])
 
     def _observe(self, agents: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
         core, n, slot = self.core, self.n_group, self._slot

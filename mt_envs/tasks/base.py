@@ -156,6 +156,41 @@ class TaskSet:
                 return i
         raise ValueError(f"task {task} is not in task set {self.name!r} ({self.names})")
 
+    def task_id(self, spec: Any) -> int:
+        """The task id named by ``spec``: an id, a task of the set, or a task name.
+
+        What every env accepts as ``reset(options={"task": spec})``.
+
+        Raises:
+            ValueError: An id out of range, or a task that is not in the set.
+            KeyError: An unknown task name (:class:`~mt_envs.utils.UnknownNameError`, listing
+                the closest names).
+            TypeError: Anything else.
+        """
+        n = len(self.tasks)
+        if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+            if not 0 <= int(spec) < n:
+                raise ValueError(f"reset task id {spec} out of range: valid ids are 0..{n - 1}")
+            return int(spec)
+        if isinstance(spec, Task):
+            try:
+                return self.index(spec)
+            except ValueError:
+                raise ValueError(
+                    f"reset task {spec.name} is not in this env's task set {self.name!r} "
+                    f"({self.names}); build the env with a task set that holds it"
+                ) from None
+        if isinstance(spec, str):
+            names = self.names
+            if spec not in names:
+                raise unknown_name_error("task", spec, names)
+            return names.index(spec)
+        families = "/".join(dict.fromkeys(type(t).__name__ for t in self.tasks))
+        raise TypeError(
+            f"options['task'] must be a task id (int), a {families} of the set or a task name, "
+            f"got {spec!r}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of the whole set."""
         return {
