@@ -108,27 +108,6 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         obs = self.core.observe()
         return obs, self._info(obs)
 
-    def _tasks_from_options(self, options: dict[str, Any] | None) -> np.ndarray:
-        # Other option keys are ignored, as PettingZoo's api_test requires.
-        task = None if not options else options.get("task")
-        if task is None:
-            return self.sampler.sample(self.num_envs)
-        if isinstance(task, Task):
-            return np.full(self.num_envs, self.task_set.index(task))
-        ids = np.asarray(task)
-        if (
-            ids.dtype.kind not in "iu"
-            or ids.ndim > 1
-            or (ids.ndim == 1 and ids.size != self.num_envs)
-        ):
-            raise ValueError(
-                f"options['task']={task!r} is invalid: give a task, a task id, or "
-                f"{self.num_envs} task ids"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self.task_set)):
-            raise ValueError(f"task ids must lie in 0..{len(self.task_set) - 1}, got {task!r}")
-        return np.broadcast_to(ids, (self.num_envs,)).astype(np.int64)
-
     def _info(
         self, obs: np.ndarray, extra: dict[str, Any] | None = None, state: np.ndarray | None = None
     ) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import numpy as np
 
 from mt_envs.tabular.core import BatchCore
 from mt_envs.tabular.env import TabularEnv, _space_bounds
-from mt_envs.tasks import Task
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 
@@ -159,27 +158,6 @@ class TabularVectorEnv(MultiAgentVectorEnv):
         self._needs_reset = False
         obs = self.core.vec_obs()
         return obs, self._info(self.core.state())
-
-    def _tasks_from_options(self, options: dict[str, Any] | None) -> np.ndarray:
-        task = None if not options else options.get("task")
-        if task is None:
-            return self.sampler.sample(self.num_envs)
-        task_set = self.template.task_set
-        if isinstance(task, Task):
-            return np.full(self.num_envs, task_set.index(task))
-        ids = np.asarray(task)
-        if (
-            ids.dtype.kind not in "iu"
-            or ids.ndim > 1
-            or (ids.ndim == 1 and ids.size != self.num_envs)
-        ):
-            raise ValueError(
-                f"options['task']={task!r} is invalid: give a task, a task id, or "
-                f"{self.num_envs} task ids"
-            )
-        if ids.size and (ids.min() < 0 or ids.max() >= len(task_set)):
-            raise ValueError(f"task ids must lie in 0..{len(task_set) - 1}, got {task!r}")
-        return np.broadcast_to(ids, (self.num_envs,)).astype(np.int64)
 
     def _info(self, state: np.ndarray, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {

@@ -36,7 +36,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from mt_envs.tasks import TaskSet
+from mt_envs.tasks import Task, TaskSampler, TaskSet
 
 VecStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 
@@ -61,6 +61,8 @@ class MultiAgentVectorEnv:
     single_action_space: gymnasium.spaces.Discrete
     state_space: gymnasium.spaces.Box
     task_set: TaskSet | None = None
+    #: Chooses the task of each new episode (families with task sets).
+    sampler: TaskSampler
     metadata: dict[str, Any] = {}  # noqa: RUF012  (overridden per instance)
 
     def _init_episode_stats(self) -> None:
@@ -92,6 +94,31 @@ class MultiAgentVectorEnv:
                 )
             arr = np.where(agent_mask, arr, a - 1)
         return arr.astype(np.int64, copy=False)
+
+    def _tasks_from_options(self, options: dict[str, Any] | None) -> np.ndarray:
+        """The task id of every env for ``reset(options=...)``: ``options["task"]`` as one spec
+        for all envs (an id, a task of the set or a task name, see
+        :meth:`~mt_envs.tasks.TaskSet.task_id`) or ``num_envs`` ids; without it, the sampler's
+        draws. Other option keys are ignored, as PettingZoo's api_test requires."""
+        task = None if not options else options.get("task")
+        if task is None:
+            return self.sampler.sample(self.num_envs)
+        assert self.task_set is not None
+        if isinstance(task, (Task, str)):
+            return np.full(self.num_envs, self.task_set.task_id(task), dtype=np.int64)
+        ids = np.asarray(task)
+        if (
+            ids.dtype.kind not in "iu"
+            or ids.ndim > 1
+            or (ids.ndim == 1 and ids.size != self.num_envs)
+        ):
+            raise ValueError(
+                f"options['task']={task!r} is invalid: give a task, a task id, a task name, or "
+                f"{self.num_envs} task ids"
+            )
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.task_set)):
+            raise ValueError(f"task ids must lie in 0..{len(self.task_set) - 1}, got {task!r}")
+        return np.broadcast_to(ids, (self.num_envs,)).astype(np.int64)
 
     def _episode_info(
         self, rew: np.ndarray, done: np.ndarray, task_id: np.ndarray
