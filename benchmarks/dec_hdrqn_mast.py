@@ -48,18 +48,17 @@ for _var in THREAD_VARS:
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _common import cpu_name, dist_version, write_atomic  # noqa: E402
 from stable_baselines3.common.callbacks import BaseCallback  # noqa: E402
 
 import mt_envs  # noqa: E402
@@ -195,20 +194,7 @@ def speed_check(steps: int, num_envs: int) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+    cpu = cpu_name()
 
     return {
         "cpu": cpu,
@@ -220,7 +206,7 @@ def machine() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "mt_envs": mt_envs.__version__,
-        "stable_baselines3": version("stable-baselines3"),
+        "stable_baselines3": dist_version("stable-baselines3"),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -332,14 +318,6 @@ def markdown(rep: dict[str, Any]) -> str:
         "Paper 000 (its own dynamics, MAST 8x8): Dec-HDRQN 0.76 +- 0.11, Dec-DRQN 0.05 +- 0.16.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        fh.write(text)
-        tmp = Path(fh.name)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,17 +44,16 @@ import argparse  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import functools  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import dist_version, write_atomic  # noqa: E402
 
 from mt_envs import drone_nav_v0  # noqa: E402
 from mt_envs.drone import task_sets as drone_sets  # noqa: E402
@@ -205,29 +204,16 @@ def time_case(case: Case, seconds: float) -> float:
 
 
 def machine() -> dict[str, Any]:
-    def version(pkg: str) -> str | None:
-        try:
-            return importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
-        "pettingzoo": version("pettingzoo"),
-        "mpe2": version("mpe2"),
-        "mt-envs": version("mt-envs"),
+        "pettingzoo": dist_version("pettingzoo"),
+        "mpe2": dist_version("mpe2"),
+        "mt-envs": dist_version("mt-envs"),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        f.write(text)
-    Path(f.name).replace(path)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -54,12 +54,10 @@ import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import functools  # noqa: E402
 import gc  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -67,6 +65,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import cpu_name, dist_version, write_atomic  # noqa: E402
 
 import mt_envs  # noqa: E402
 from mt_envs import chain_v0, corridor_v0, gridworld_v0, mamt_v0, mast_v0  # noqa: E402
@@ -385,20 +384,7 @@ def fmt(x: float) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+    cpu = cpu_name()
 
     return {
         "cpu": cpu,
@@ -406,9 +392,9 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "pettingzoo": version("pettingzoo"),
-        "gymnasium": version("gymnasium"),
-        "mpe2": version("mpe2"),
+        "pettingzoo": dist_version("pettingzoo"),
+        "gymnasium": dist_version("gymnasium"),
+        "mpe2": dist_version("mpe2"),
         "mt_envs": mt_envs.__version__,
         "threads": {v: os.environ[v] for v in THREAD_VARS},
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -568,20 +554,6 @@ def markdown(rep: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:

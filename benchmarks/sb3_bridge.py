@@ -48,12 +48,10 @@ for _var in THREAD_VARS:
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -63,6 +61,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import supersuit as ss  # noqa: E402
 import torch  # noqa: E402
+from _common import cpu_name, dist_version, write_atomic  # noqa: E402
 from sb3_contrib import MaskablePPO  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.utils import set_random_seed  # noqa: E402
@@ -202,20 +201,7 @@ def supersuit_facts(steps: int = 3000) -> dict[str, Any]:
 
 # -- report --------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+    cpu = cpu_name()
 
     return {
         "cpu": cpu,
@@ -225,10 +211,10 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "stable_baselines3": version("stable-baselines3"),
-        "sb3_contrib": version("sb3-contrib"),
-        "supersuit": version("supersuit"),
-        "pettingzoo": version("pettingzoo"),
+        "stable_baselines3": dist_version("stable-baselines3"),
+        "sb3_contrib": dist_version("sb3-contrib"),
+        "supersuit": dist_version("supersuit"),
+        "pettingzoo": dist_version("pettingzoo"),
         "mt_envs": mt_envs.__version__,
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -336,14 +322,6 @@ def markdown(rep: dict[str, Any]) -> str:
         f"{f['bridge_copies_identical_after_unseeded_reset']}).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        fh.write(text)
-        tmp = Path(fh.name)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,12 +41,10 @@ for _var in THREAD_VARS:
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import gc  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -54,6 +52,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _common import cpu_name, dist_version, write_atomic  # noqa: E402
 from sb3_contrib import RecurrentPPO  # noqa: E402
 
 import mt_envs  # noqa: E402
@@ -110,20 +109,7 @@ def build_recurrent_ppo(copies: int, policy_kwargs: dict[str, Any] | None) -> An
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str | None:
-        try:
-            return importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return None
+    cpu = cpu_name()
 
     return {
         "cpu": cpu,
@@ -133,20 +119,12 @@ def machine() -> dict[str, Any]:
         "numpy": np.__version__,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
-        "stable_baselines3": version("stable-baselines3"),
-        "sb3_contrib": version("sb3-contrib"),
+        "stable_baselines3": dist_version("stable-baselines3"),
+        "sb3_contrib": dist_version("sb3-contrib"),
         "mt_envs": mt_envs.__version__,
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        fh.write(text)
-        tmp = Path(fh.name)
-    tmp.replace(path)
 
 
 def markdown(rep: dict[str, Any]) -> str:

@@ -44,7 +44,6 @@ import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -53,6 +52,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import cpu_name, dist_version, write_atomic  # noqa: E402
 
 import mt_envs  # noqa: E402
 from mt_envs.vector import SyncVectorEnv  # noqa: E402
@@ -248,20 +248,9 @@ def measure(all_cases: list[Case], repeats: int, seconds: float) -> None:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions: dict[str, str | None] = {}
-    for dist in ("numpy", "pettingzoo", "gymnasium", "supersuit", "mpe2"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
+    cpu = cpu_name()
+    dists = ("numpy", "pettingzoo", "gymnasium", "supersuit", "mpe2")
+    versions = {dist: dist_version(dist) for dist in dists}
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -330,20 +319,6 @@ def markdown(res: dict[str, Any]) -> str:
         "`capture-vector` times are per env-step (8 copies stepping once count 8).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
