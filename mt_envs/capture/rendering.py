@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from mt_envs.utils.text import PygameText
+
 #: Distinct, colour-blind-friendly agent colours (no green: green means capture).
 AGENT_COLOURS: tuple[tuple[int, int, int], ...] = (
     (31, 119, 180),  # blue
@@ -258,8 +260,7 @@ class CaptureRenderer:
         self._window: Any = None
         self._clock: Any = None
         self._window_closed = False
-        self._fonts: dict[int, Any] = {}
-        self._font_ok: bool | None = None
+        self._texts = PygameText(self._pg)
 
     # -- public ----------------------------------------------------------------------------------
     def layout_for(self, env: Any) -> Layout:
@@ -318,36 +319,13 @@ class CaptureRenderer:
 
     # -- painting (all coordinates supersampled) -------------------------------------------------
     def _font(self, px: int) -> Any:
-        if self._font_ok is None:
-            try:
-                self._pg.font.init()
-                self._font_ok = True
-            except Exception:  # pygame built without SDL_ttf: draw without text
-                self._font_ok = False
-        if not self._font_ok:
-            return None
-        if px not in self._fonts:
-            try:
-                self._fonts[px] = self._pg.font.Font(None, px)
-            except Exception:
-                self._font_ok = False
-                return None
-        return self._fonts[px]
+        return self._texts.font(px)
 
     def _text(
         self, surf: Any, text: str, px: int, colour: RGB, pos: tuple[int, int], anchor: str
     ) -> int:
-        """Blit ``text``; ``anchor`` is a pygame Rect attribute (``"center"``, ``"midleft"``...).
-
-        Returns the width drawn (0 without fonts).
-        """
-        font = self._font(px)
-        if font is None:
-            return 0
-        img = font.render(text, True, colour)
-        rect = img.get_rect(**{anchor: pos})
-        surf.blit(img, rect)
-        return int(img.get_width())
+        """Blit ``text``; ``anchor`` is a pygame Rect attribute. Returns the width drawn."""
+        return self._texts.blit(surf, text, px, colour, pos, anchor)
 
     def _fit(self, text: str, px: int, width: int) -> tuple[str, int]:
         """Shrink the font (down to 3/4) and then cut ``text`` so that it fits ``width``."""

@@ -35,6 +35,7 @@ from mt_envs.corridor.task import (
     CorridorTask,
     is_wall,
 )
+from mt_envs.utils.text import PygameText
 
 RGB = tuple[int, int, int]
 
@@ -173,8 +174,7 @@ class CorridorRenderer:
     def __init__(self) -> None:
         self._pg = _import_pygame()
         self._canvas: Any = None
-        self._fonts: dict[int, Any] = {}
-        self._font_ok: bool | None = None
+        self._texts = PygameText(self._pg)
 
     def draw(self, frame: CorridorFrame) -> np.ndarray:
         """Draw ``frame`` as ``uint8 [HEIGHT_PX, WIDTH_PX, 3]``."""
@@ -185,31 +185,13 @@ class CorridorRenderer:
 
     # -- painting (all coordinates supersampled) -------------------------------------------------
     def _font(self, px: int) -> Any:
-        if self._font_ok is None:
-            try:
-                self._pg.font.init()
-                self._font_ok = True
-            except Exception:  # pygame built without SDL_ttf: draw without text
-                self._font_ok = False
-        if not self._font_ok:
-            return None
-        if px not in self._fonts:
-            try:
-                self._fonts[px] = self._pg.font.Font(None, px)
-            except Exception:
-                self._font_ok = False
-                return None
-        return self._fonts[px]
+        return self._texts.font(px)
 
     def _text(
         self, surf: Any, text: str, px: int, colour: RGB, pos: tuple[int, int], anchor: str
     ) -> int:
-        font = self._font(px)
-        if font is None:
-            return 0
-        img = font.render(text, True, colour)
-        surf.blit(img, img.get_rect(**{anchor: pos}))
-        return int(img.get_width())
+        """Blit ``text``; ``anchor`` is a pygame Rect attribute. Returns the width drawn."""
+        return self._texts.blit(surf, text, px, colour, pos, anchor)
 
     def _paint(self, frame: CorridorFrame) -> Any:
         pg, s = self._pg, SUPERSAMPLE
