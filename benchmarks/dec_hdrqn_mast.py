@@ -46,9 +46,12 @@ for _var in THREAD_VARS:
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import concurrent.futures  # noqa: E402
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -67,6 +70,7 @@ from mt_agents.cli import BaselineModel  # noqa: E402
 from mt_envs import task_sets  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DOCS_STATIC = Path(__file__).resolve().parent.parent / "docs" / "_static"
 NAME = "dec_hdrqn_mast"
 FULL_TIMESTEPS = 500_000
 FULL_SEEDS = 3
@@ -91,9 +95,17 @@ class Case:
 
 
 CASES = {
-    "mast8": Case("MAST 8x8, n=2, Pf=0", "mast_v0", "mast-2a-4to8", 4),
-    "mamt6": Case("MAMT 6x6, n=2, Pf=0.3", "mamt_v0", "mamt-2a-3to7", 3),
+    **{
+        f"mast{m}": Case(f"MAST {m}x{m}, n=2, Pf=0", "mast_v0", "mast-2a-4to8", m - 4)
+        for m in range(4, 9)
+    },
+    **{
+        f"mamt{m}": Case(f"MAMT {m}x{m}, n=2, Pf=0.3", "mamt_v0", "mamt-2a-3to7", m - 3)
+        for m in range(3, 8)
+    },
 }
+#: The cases of the reproduction (the other sizes serve ``dec_hdrqn_figure2.py`` and ``--cases``).
+DEFAULT_CASES = ["mast8", "mamt6"]
 #: Learner name -> DecHDRQN keyword arguments (besides COMMON).
 LEARNERS: dict[str, dict[str, Any]] = {
     "Dec-HDRQN": {"hysteretic_beta": 0.4},
@@ -138,6 +150,91 @@ def run_learner(case: Case, learner: str, seed: int, args: argparse.Namespace) -
         "device": str(model.device),
         "curve": curve,
     }
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``dec_hdrqn_figure2.py``: parallel runs, the run cache, outputs."""
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="training runs in parallel (one process each)"
+    )
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ignore finished runs cached under --cache-dir (by default they are reused, so an "
+        "interrupted benchmark resumes where it stopped)",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=RESULTS / ".cache")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+
+
+def _run_key(key: str, learner: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Everything a training run's result depends on (a cached run is reused only if equal)."""
+    return {
+        "case": key,
+        "learner": learner,
+        "kwargs": {**COMMON, **LEARNERS[learner]},
+        "seed": seed,
+        "timesteps": args.timesteps,
+        "num_envs": args.num_envs,
+        "episodes": args.episodes,
+        "curve_points": args.curve_points,
+        "curve_episodes": args.curve_episodes,
+        "device": args.device,
+        "mt_envs": mt_envs.__version__,
+    }
+
+
+def _run_job(job: tuple[str, str, int], args: argparse.Namespace) -> dict[str, Any]:
+    key, learner, seed = job
+    torch.set_num_threads(1)
+    return run_learner(CASES[key], learner, seed, args)
+
+
+def run_all(
+    jobs: list[tuple[str, str, int]], args: argparse.Namespace
+) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Run ``(case, learner, seed)`` training jobs, ``--jobs`` at a time, reusing cached runs.
+
+    Each finished run is written to ``--cache-dir`` at once (atomically), so a benchmark that
+    is interrupted resumes with the runs it had not finished.
+    """
+    done: dict[tuple[str, str, int], dict[str, Any]] = {}
+    todo = []
+    for job in jobs:
+        path = args.cache_dir / NAME / ("{}-{}-seed{}.json".format(*job))
+        cached = None
+        if not args.fresh and path.exists():
+            with contextlib.suppress(ValueError, OSError):
+                cached = json.loads(path.read_text())
+        if cached is not None and cached.get("key") == _run_key(*job, args):
+            done[job] = cached["run"]
+            print(f"{CASES[job[0]].label} | {job[1]} | seed {job[2]}: cached ({path})")
+        else:
+            todo.append((job, path))
+
+    def finish(job: tuple[str, str, int], path: Path, run: dict[str, Any]) -> None:
+        done[job] = run
+        if not args.no_write:
+            write_atomic(path, json.dumps({"key": _run_key(*job, args), "run": run}) + "\n")
+        print(
+            f"{CASES[job[0]].label} | {job[1]} | seed {job[2]}: disc. return "
+            f"{run['disc_return']:.3f}, capture {run['success_rate']:.2f}, {run['env_steps']} "
+            f"env steps in {run['learn_seconds']:.1f} s ({run['env_steps_per_s']:.0f}/s, "
+            f"{run['device']})",
+            flush=True,
+        )
+
+    if args.jobs <= 1:
+        for job, path in todo:
+            finish(job, path, _run_job(job, args))
+        return done
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(_run_job, job, args): (job, path) for job, path in todo}
+        for future in concurrent.futures.as_completed(futures):
+            finish(*futures[future], future.result())
+    return done
 
 
 def run_greedy(case: Case, seed: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -320,6 +417,59 @@ def markdown(rep: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def mean_curve(runs: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Env steps and the mean, min and max across seeds of the runs' evaluation curves."""
+    curves = [np.asarray(r["curve"], dtype=float) for r in runs if r.get("curve")]
+    if not curves:
+        empty = np.zeros(0)
+        return empty, empty, empty, empty
+    n = min(len(c) for c in curves)
+    values = np.stack([c[:n, 1] for c in curves])
+    return curves[0][:n, 0], values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def plot_panel(ax: Any, runs_by_learner: dict[str, list[dict[str, Any]]], title: str) -> None:
+    """Learning curves (mean over seeds, shaded min-max) and the greedy level of one case."""
+    for name, runs in runs_by_learner.items():
+        if name == "greedy":
+            greedy = statistics.fmean(r["disc_return"] for r in runs)
+            ax.axhline(greedy, color="0.3", linestyle="--", linewidth=1, label="greedy chaser")
+            continue
+        steps, mean, low, high = mean_curve(runs)
+        if len(steps):
+            (line,) = ax.plot(steps, mean, label=name)
+            ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
+    ax.set_title(title)
+    ax.set_xlabel("env steps")
+    ax.set_ylim(-0.02, 1.0)
+    ax.grid(alpha=0.3)
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Save a matplotlib figure as PNG atomically (temporary file, then ``os.replace``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_report(rep: dict[str, Any], path: Path) -> None:
+    """One panel per task: discounted return of greedy-action evaluations vs env steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = rep["cases"]
+    fig, axes = plt.subplots(1, len(cases), figsize=(5 * len(cases), 3.6), squeeze=False)
+    for ax, case in zip(axes[0], cases, strict=True):
+        plot_panel(ax, case["runs"], case["label"])
+    axes[0][0].set_ylabel(f"discounted return (gamma {rep['gamma']:g})")
+    axes[0][-1].legend(loc="lower right", fontsize=8)
+    save_figure(fig, path)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -330,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per run")
     parser.add_argument("--curve-points", type=int, default=10, help="evaluations during training")
     parser.add_argument("--curve-episodes", type=int, default=20)
-    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=DEFAULT_CASES)
     parser.add_argument("--learners", nargs="+", choices=list(LEARNERS), default=list(LEARNERS))
     parser.add_argument("--device", default="auto")
     parser.add_argument(
@@ -340,30 +490,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="STEPS",
         help="also time learn() for STEPS env steps on the CPU and on CUDA when present",
     )
-    parser.add_argument("--out-dir", type=Path, default=RESULTS)
-    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    add_run_options(parser)
+    parser.add_argument("--plot", type=Path, default=DOCS_STATIC / f"{NAME}.png")
     args = parser.parse_args(argv)
-    if args.timesteps < 1 or args.episodes < 1 or args.num_envs < 1:
-        parser.error("--timesteps, --episodes and --num-envs must be >= 1")
+    if min(args.timesteps, args.episodes, args.num_envs, args.jobs) < 1:
+        parser.error("--timesteps, --episodes, --num-envs and --jobs must be >= 1")
     torch.set_num_threads(1)  # tiny networks: one thread is fastest on the CPU
     start = time.perf_counter()
     results: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    jobs = [(k, name, seed) for k in args.cases for seed in args.seeds for name in args.learners]
+    runs = run_all(jobs, args)
     for key in args.cases:
         case = CASES[key]
         per_policy: dict[str, list[dict[str, Any]]] = {name: [] for name in args.learners}
-        per_policy["greedy"] = []
+        per_policy["greedy"] = [run_greedy(case, seed, args) for seed in args.seeds]
         for seed in args.seeds:
             for name in args.learners:
-                run = run_learner(case, name, seed, args)
-                per_policy[name].append(run)
-                print(
-                    f"{case.label} | {name} | seed {seed}: disc. return {run['disc_return']:.3f}, "
-                    f"capture {run['success_rate']:.2f}, {run['env_steps']} env steps in "
-                    f"{run['learn_seconds']:.1f} s ({run['env_steps_per_s']:.0f}/s, "
-                    f"{run['device']})",
-                    flush=True,
-                )
-            per_policy["greedy"].append(run_greedy(case, seed, args))
+                per_policy[name].append(runs[(key, name, seed)])
         results[key] = per_policy
     speed = None
     if args.speed_check > 0:
@@ -376,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         write_atomic(args.out_dir / f"{NAME}.json", json.dumps(rep, indent=2) + "\n")
         write_atomic(args.out_dir / f"{NAME}.md", md)
-        print(f"wrote {args.out_dir / NAME}.json and .md")
+        plot_report(rep, args.plot)
+        print(f"wrote {args.out_dir / NAME}.json and .md, and {args.plot}")
     oks = [t["ok"] for t in rep["targets"] if t["ok"] is not None]
     return 0 if all(oks) else 1
 
