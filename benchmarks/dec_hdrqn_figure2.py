@@ -11,7 +11,7 @@ the paper's: discounted return of greedy-action evaluations vs env steps, one li
 
 Usage::
 
-    python benchmarks/dec_hdrqn_figure2.py --jobs 2            # 10 runs of 500k env steps
+    python benchmarks/dec_hdrqn_figure2.py --jobs 2            # 10 runs of 1M env steps
     python benchmarks/dec_hdrqn_figure2.py --timesteps 3000 --curve-points 3 --no-write
 """
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timesteps", type=int, default=base.FULL_TIMESTEPS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--sizes", type=int, nargs="+", choices=SIZES, default=SIZES)
-    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--num-envs", type=int, default=base.NUM_ENVS)
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per run")
     parser.add_argument("--curve-points", type=int, default=10, help="evaluations during training")
     parser.add_argument("--curve-episodes", type=int, default=20)

@@ -54,7 +54,7 @@ def main(
     torch.set_num_threads(1)  # tiny networks: one thread is fastest on a small machine
     task = CaptureTask.mast(grid, n_agents=2, flicker=0.0)
     venv = mt_envs.make_vec("mast_v0", num_envs, tasks=task, seed=seed)
-    # The paper's DRQN and hysteresis (beta 0.4, trace length 4); two updates per vector step.
+    # The paper's DRQN and hysteresis (beta 0.4, trace length 4); one update per vector step.
     model = DecHDRQN(venv, device=device, seed=seed)
     start = time.perf_counter()
     model.learn(total_timesteps=timesteps)
