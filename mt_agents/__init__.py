@@ -31,14 +31,20 @@ from mt_envs import __version__
 if TYPE_CHECKING:
     from mt_agents.common.callbacks import MultiAgentEvalCallback
     from mt_agents.common.evaluation import EvaluationResult, evaluate_multitask
+    from mt_agents.dcpg import DCPG
     from mt_agents.dec_hdrqn import DecHDRQN
+    from mt_agents.tabular import MultiDistral, QLearning, SoftQLearning
 
 __all__ = [
+    "DCPG",
     "DecHDRQN",
     "EvaluationResult",
     "ModelFileError",
     "MultiAgentAlgorithm",
     "MultiAgentEvalCallback",
+    "MultiDistral",
+    "QLearning",
+    "SoftQLearning",
     "__version__",
     "evaluate_multitask",
     "load_model",
@@ -48,12 +54,20 @@ __all__ = [
 # register themselves only when needed.
 _LAZY = {
     "DecHDRQN": "mt_agents.dec_hdrqn",
+    "QLearning": "mt_agents.tabular",
+    "SoftQLearning": "mt_agents.tabular",
+    "MultiDistral": "mt_agents.tabular",
+    "DCPG": "mt_agents.dcpg",
     "EvaluationResult": "mt_agents.common.evaluation",
     "evaluate_multitask": "mt_agents.common.evaluation",
     "MultiAgentEvalCallback": "mt_agents.common.callbacks",
 }
 #: Packages that define algorithms (imported by :func:`load_model` to find a file's class).
-ALGORITHM_PACKAGES = ("mt_agents.dec_hdrqn",)
+ALGORITHM_PACKAGES = (
+    "mt_agents.dec_hdrqn",
+    "mt_agents.tabular",
+    "mt_agents.dcpg",
+)
 
 
 def __getattr__(name: str) -> Any:

@@ -74,7 +74,13 @@ __all__ = [
 
 PROG = "mt-agents"
 #: CLI name -> ``module:Class`` of each learner (imported on use).
-ALGORITHMS: dict[str, str] = {"dec-hdrqn": "mt_agents.dec_hdrqn:DecHDRQN"}
+ALGORITHMS: dict[str, str] = {
+    "dec-hdrqn": "mt_agents.dec_hdrqn:DecHDRQN",
+    "q-learning": "mt_agents.tabular:QLearning",
+    "soft-q-learning": "mt_agents.tabular:SoftQLearning",
+    "multidistral": "mt_agents.tabular:MultiDistral",
+    "dcpg": "mt_agents.dcpg:DCPG",
+}
 #: Scripted policies ``eval --baseline`` measures beside a model.
 BASELINES = ("greedy", "random")
 RUN_FILE = "run.json"

@@ -100,7 +100,17 @@ def test_docs_build_without_warnings_and_show_every_env_and_task_set(tmp_path):
         assert "No results yet" in bench
 
 
-GUIDES = ["quickstart.md", "developer.md", "tabular.md", "wrappers.md", "agents.md", "dec_hdrqn.md"]
+GUIDES = [
+    "quickstart.md",
+    "developer.md",
+    "tabular.md",
+    "wrappers.md",
+    "agents.md",
+    "dec_hdrqn.md",
+    "tabular_learners.md",
+    "multidistral.md",
+    "dcpg.md",
+]
 
 
 @pytest.mark.parametrize("page", GUIDES)

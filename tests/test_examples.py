@@ -44,3 +44,16 @@ def test_dec_hdrqn_mast_example():
     r = load("dec_hdrqn_mast").main(timesteps=512, num_envs=4, episodes=4)
     assert set(r) == {"Dec-HDRQN", "greedy", "random"}
     assert r["greedy"].mean["disc_return"] > r["random"].mean["disc_return"]
+
+
+def test_multidistral_corridor_example():
+    out = load("multidistral_corridor").main(iterations=1, games=4)
+    assert set(out) == {"q_learning", "v1", "v2"}
+    assert all(np.asarray(v).shape == (1, 2) and np.isfinite(v).all() for v in out.values())
+
+
+def test_dcpg_gridworld_example():
+    model = load("dcpg_gridworld").main(iterations=5)
+    table = model.policy_table(0)
+    assert np.allclose(table.sum(axis=1), 1.0)
+    assert (table >= 0).all()

@@ -369,6 +369,21 @@ class MultiAgentAlgorithm(abc.ABC):
     def _set_extra_state(self, state: Mapping[str, Any]) -> None:  # noqa: B027
         """Restore what :meth:`_extra_state` returned (nothing by default)."""
 
+    def _tables(self) -> dict[str, np.ndarray]:
+        """Plain numpy arrays that :meth:`save` stores besides the networks (the tables of the
+        tabular learners), by name; they are saved as ``tables/<name>.npy``.
+
+        :meth:`load` checks the saved arrays against the ones the freshly built model returns
+        here (names, shapes, dtypes) and hands them to :meth:`_set_tables`.
+        """
+        return {}
+
+    def _set_tables(self, tables: Mapping[str, np.ndarray]) -> None:
+        """Restore the arrays :meth:`_tables` returned (default: copied into those arrays)."""
+        own = self._tables()
+        for name, value in tables.items():
+            own[name][...] = value
+
     # ------------------------------------------------------------------ logging, callbacks
 
     @property
@@ -880,6 +895,13 @@ class MultiAgentAlgorithm(abc.ABC):
                 entry, arrs = ser.encode_optimizer_state(f"optimizers/{name}", opt.state_dict())
                 meta["optimizers"][name] = entry
                 arrays.update(arrs)
+        tables = self._tables()
+        if tables:  # (models without tables keep the files they always had)
+            meta["tables"] = {}
+            for name, table in tables.items():
+                member = f"tables/{name}.npy"
+                arrays[member] = np.ascontiguousarray(table)
+                meta["tables"][name] = member
         return ser.write_model_file(path, meta, arrays)
 
     @classmethod
@@ -918,6 +940,36 @@ class MultiAgentAlgorithm(abc.ABC):
             for name, module in modules.items()
         }
 
+    def _load_tables(
+        self, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray], where: str
+    ) -> None:
+        """Check the saved tables against :meth:`_tables` and restore them (files written
+        before tables existed hold none, which is right for models without tables)."""
+        expected = self._tables()
+        saved = meta.get("tables") or {}
+        if not isinstance(saved, Mapping):
+            raise ModelFileError(f"{where}: the table index in meta.json is malformed")
+        if set(saved) != set(expected):
+            raise ModelFileError(
+                f"{where} holds tables {sorted(saved)}, {type(self).__name__} built "
+                f"{sorted(expected)} from its hyperparameters: the file was written by another "
+                "version of the algorithm or was edited"
+            )
+        loaded: dict[str, np.ndarray] = {}
+        for name, ref in expected.items():
+            member = saved[name]
+            if not isinstance(member, str) or member not in arrays:
+                raise ModelFileError(f"{where}: table {name!r} is missing")
+            value = arrays[member]
+            if value.shape != ref.shape or value.dtype != ref.dtype:
+                raise ModelFileError(
+                    f"{where}: table {name!r} is {value.dtype} {list(value.shape)}, the model "
+                    f"needs {ref.dtype} {list(ref.shape)}; the file's hyperparameters and "
+                    "tables disagree (an edited or foreign file)"
+                )
+            loaded[name] = value
+        self._set_tables(loaded)
+
     @classmethod
     def load(
         cls,
@@ -950,6 +1002,10 @@ class MultiAgentAlgorithm(abc.ABC):
         meta, arrays = ser.read_model_file(path)
         where = f"model file {os.fspath(path)!r}"
         target = cls._check_algorithm(meta, where)
+        own_load = getattr(target.load, "__func__", None)
+        if target is not cls and own_load is not getattr(cls.load, "__func__", None):
+            # The file's algorithm loads itself (the tabular learners rebuild their env).
+            return target.load(path, env=env, device=device, **overrides)  # type: ignore[return-value]
         spec = _SavedSpaces.from_file(meta, arrays, where, need_task_set=env is None)
         venv = None
         if env is not None:
@@ -995,6 +1051,7 @@ class MultiAgentAlgorithm(abc.ABC):
                 optimizers[name].load_state_dict(state)
             except (ValueError, KeyError, RuntimeError) as exc:
                 raise ModelFileError(f"{where}, optimizer {name!r}: {exc}") from exc
+        model._load_tables(meta, arrays, where)
         try:
             model.num_timesteps = int(meta.get("num_timesteps", 0))
             model._episode_num = int(meta.get("episode_num", 0))

@@ -383,7 +383,15 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> byte
         )
     try:
         return zf.read(info)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        ValueError,
+        NotImplementedError,  # a flipped 'version needed to extract' or compression field
+    ) as exc:
         raise ModelFileError(
             f"{where}: member {info.filename!r} is corrupt ({exc}); the file was damaged "
             "(interrupted copy or download?): use another copy or an earlier checkpoint"
@@ -416,7 +424,7 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         )
     try:
         zf = zipfile.ZipFile(p)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         raise ModelFileError(f"{where} is a damaged zip archive ({exc})") from exc
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
