@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mt_agents.common.evaluation import EvaluationResult, evaluate_multitask
     from mt_agents.dcpg import DCPG
     from mt_agents.dec_hdrqn import DecHDRQN
+    from mt_agents.distillation import PolicyDistillation
+    from mt_agents.distillation.pipeline import PipelineConfig, run_pipeline
     from mt_agents.tabular import MultiDistral, QLearning, SoftQLearning
 
 __all__ = [
@@ -43,11 +45,14 @@ __all__ = [
     "MultiAgentAlgorithm",
     "MultiAgentEvalCallback",
     "MultiDistral",
+    "PipelineConfig",
+    "PolicyDistillation",
     "QLearning",
     "SoftQLearning",
     "__version__",
     "evaluate_multitask",
     "load_model",
+    "run_pipeline",
 ]
 
 # Imported on first use, so that ``import mt_agents`` stays light and the algorithm packages
@@ -61,10 +66,14 @@ _LAZY = {
     "EvaluationResult": "mt_agents.common.evaluation",
     "evaluate_multitask": "mt_agents.common.evaluation",
     "MultiAgentEvalCallback": "mt_agents.common.callbacks",
+    "PolicyDistillation": "mt_agents.distillation",
+    "PipelineConfig": "mt_agents.distillation.pipeline",
+    "run_pipeline": "mt_agents.distillation.pipeline",
 }
 #: Packages that define algorithms (imported by :func:`load_model` to find a file's class).
 ALGORITHM_PACKAGES = (
     "mt_agents.dec_hdrqn",
+    "mt_agents.distillation",
     "mt_agents.tabular",
     "mt_agents.dcpg",
 )

@@ -7,6 +7,9 @@ Run ``mt-agents --help`` or ``mt-agents COMMAND --help``. A first run, about a m
     mt-agents eval runs/mast4 --episodes 50 --baseline greedy random
     mt-agents plot runs/mast4
 
+``mt-agents demo`` trains specialists on two MAMT tasks and distils them into one team;
+``mt-agents distill`` runs that two-phase pipeline on any task set (``--resume`` continues it).
+
 A run folder (``--out``) holds ``run.json`` (the command's settings), ``progress.csv`` (SB3's csv
 log; a resumed session appends ``progress_2.csv``, ...), ``checkpoints/`` (the latest few, written
 atomically), ``model.zip`` (the final model) and, with ``--eval-freq``, ``eval/`` and
@@ -912,8 +915,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Train, evaluate and plot multi-agent learners on the mt-envs environments.",
-        epilog=f"Start with '{PROG} train dec-hdrqn --env mast_v0 --task-set mast-2a-4to8 "
-        f"--task 0 --timesteps 40000 --out runs/mast4'. Env ids and task sets: 'mt-envs list'.",
+        epilog=f"Start with '{PROG} demo' (specialists, then one distilled team, about 5 "
+        f"minutes), or '{PROG} train dec-hdrqn --env mast_v0 --task-set mast-2a-4to8 --task 0 "
+        f"--timesteps 40000 --out runs/mast4'. Env ids and task sets: 'mt-envs list'.",
         formatter_class=fmt,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {mt_envs.__version__}")
@@ -1069,6 +1073,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="figure title")
     p.add_argument("--out", metavar="FILE.png", help="default RUN_DIR/<prefix>_<metric>.png")
     p.set_defaults(func=cmd_plot)
+
+    # distill, demo (mt_agents.distillation.cli)
+    from mt_agents.distillation.cli import add_commands as add_distillation_commands
+
+    add_distillation_commands(sub)
     return parser
 
 

@@ -107,6 +107,7 @@ GUIDES = [
     "wrappers.md",
     "agents.md",
     "dec_hdrqn.md",
+    "distillation.md",
     "tabular_learners.md",
     "multidistral.md",
     "dcpg.md",

@@ -57,3 +57,11 @@ def test_dcpg_gridworld_example():
     table = model.policy_table(0)
     assert np.allclose(table.sum(axis=1), 1.0)
     assert (table >= 0).all()
+
+
+def test_distill_mamt_example(tmp_path):
+    pytest.importorskip("torch")
+    r = load("distill_mamt").main(
+        specialist_timesteps=(600, 600), distill_timesteps=600, num_envs=4, episodes=3, out=tmp_path
+    )
+    assert len(r["specialists"]) == 2 and r["distilled"].mean["episodes"] == 6
