@@ -11,7 +11,9 @@ lazy Metropolis weights unless said otherwise:
 * **GridWorld** (gamma 0.99): ``gridworld-noconflict-4``, ``gridworld-conflict-4``,
   ``gridworld-unsolvable-4``, ``gridworld-6`` (top-left start, figure 2d) and
   ``gridworld-6-topright`` (figure 2e), with exact gradients (start distribution ``mu`` = the
-  tasks' start, or uniform over cells) and with Monte-Carlo gradients (one episode per agent and
+  tasks' start, uniform over cells, or the mixture ``0.75 start + 0.25 uniform`` with
+  ``lambda = 0.001``, the full-support ``mu`` and small regulariser of theorem 2) and with
+  Monte-Carlo gradients (one episode per agent and
   env copy per iteration, as the paper). Reported: the objective (eq. 5) of the agents' mean
   policy against the best shared policy (exact, :func:`mt_envs.gridworld.analysis.shared_optimum`)
   and the sum of single-task optima, and which goals the most likely path reaches;
@@ -47,6 +49,7 @@ from mt_agents.dcpg import DCPG  # noqa: E402
 from mt_agents.tabular import QLearning  # noqa: E402
 from mt_envs import chain_v0, gridworld_v0  # noqa: E402
 from mt_envs.gridworld.analysis import (  # noqa: E402
+    route_cells,
     shared_optimum,
     single_task_optimum,
     walk_outcomes,
@@ -56,6 +59,12 @@ from mt_envs.tabular import multitask_objective  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PLOT = ROOT.parent / "docs" / "_static" / "dcpg_gridworld.png"
+#: A route of ``gridworld-unsolvable-4`` that reaches only 2 goals (tasks 0 and 3) and never
+#: enters the cells where tasks 1 and 2 swap goal and obstacle: it ties with the documented
+#: 3-goal route (entering (5, 3) pays task 1 +gamma^t and task 2 -gamma^t), so the objective
+#: does not prefer 3 reached goals to 2.
+TWO_GOAL_ROUTE = ("gridworld-unsolvable-4", "DDDR DDDDDD RRRRR")
+
 GRID_SETS = (
     "gridworld-noconflict-4",
     "gridworld-conflict-4",
@@ -125,6 +134,15 @@ def greedy_walk(tasks: list[Any], policy: np.ndarray, start: tuple[int, int]) ->
     return walk
 
 
+def walk_value(tasks: list[Any], walk: list[Any], gamma: float) -> float:
+    """Objective (eq. 5) of a deterministic walk: each task's reward discounted at its end."""
+    total = 0.0
+    for kind, step in walk_outcomes(tasks, walk):
+        if kind != "running":
+            total += (1.0 if kind == "goal" else -1.0) * gamma ** (step - 1)
+    return total
+
+
 def grid_case(name: str, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     if config["gradient"] == "exact":
         env: Any = gridworld_v0.parallel_env(tasks=name)
@@ -167,6 +185,13 @@ def grid_runs(args: argparse.Namespace) -> dict[str, Any]:
             "start": "uniform",
             "n_iterations": args.iterations,
         },
+        "exact, mu = 0.75 rho + 0.25 uniform, lambda 0.001": {
+            "gradient": "exact",
+            "learning_rate": 300.0,
+            "start": 0.25,
+            "lam": 0.001,
+            "n_iterations": args.iterations,
+        },
         "Monte-Carlo": {
             "gradient": "monte_carlo",
             "learning_rate": args.mc_learning_rate,
@@ -180,6 +205,13 @@ def grid_runs(args: argparse.Namespace) -> dict[str, Any]:
         best, _ = shared_optimum(tasks, start_cell, gamma=0.99)
         single = sum(single_task_optimum(t, start_cell, 0.99) for t in tasks)
         res: dict[str, Any] = {"shared_optimum": best, "sum_single_optima": single, "runs": {}}
+        if name == TWO_GOAL_ROUTE[0]:
+            walk = route_cells(start_cell, TWO_GOAL_ROUTE[1].replace(" ", ""))
+            res["two_goal_route"] = {
+                "moves": TWO_GOAL_ROUTE[1],
+                "value": walk_value(tasks, walk, 0.99),
+                "outcomes": [o[0] for o in walk_outcomes(tasks, walk)],
+            }
         for label, config in configs.items():
             res["runs"][label] = grid_case(name, config, args)
             print(f"{name} / {label}: {res['runs'][label]['objective']:.3f}", flush=True)
@@ -273,6 +305,15 @@ def markdown(chain: dict[str, Any], grid: dict[str, Any], graphs: dict[str, Any]
                 f"{run['goals_reached']}/{len(run['greedy_outcomes'])} | "
                 f"{' '.join(run['greedy_outcomes'])} |"
             )
+    for name, res in grid.items():
+        tie = res.get("two_goal_route")
+        if tie:
+            lines += [
+                "",
+                f"{name}: the route `{tie['moves']}` reaches only 2 goals "
+                f"({' '.join(tie['outcomes'])}) and is worth {tie['value']:.3f}, the best shared "
+                f"value {res['shared_optimum']:.3f}: the objective ties 2 and 3 reached goals.",
+            ]
     lines += ["", "## Ring vs complete graph (gridworld-6-topright, random init)", ""]
     lines += ["| graph | spectral gap | consensus error at it. 1 / 10 / 100 / last | objective |"]
     lines += ["|---|--:|---|--:|"]

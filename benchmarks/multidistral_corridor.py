@@ -48,6 +48,8 @@ ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
 PLOT = ROOT.parent / "docs" / "_static" / "multidistral_corridor.png"
 SETS = ("corridor-5", "corridor-symmetric")
+#: Result keys, in table order: Q-learning, MultiDistral from zero tables, from neutral tables.
+VARIANTS = ("q_learning", "v1", "v2", "v1_neutral", "v2_neutral")
 
 
 class StopAtGames(BaseCallback):
@@ -81,9 +83,11 @@ def run_q(task_set: str, seed: int, games: int) -> np.ndarray:
     return per_game_returns(model.episode_history, len(env.task_set), games)
 
 
-def run_md(task_set: str, version: int, seed: int, iterations: int) -> np.ndarray:
+def run_md(
+    task_set: str, version: int, seed: int, iterations: int, q_init: float | str = 0.0
+) -> np.ndarray:
     env = corridor_v0.parallel_env(tasks=task_set)
-    model = MultiDistral(env, version=version, n_iterations=iterations, seed=seed)
+    model = MultiDistral(env, version=version, n_iterations=iterations, seed=seed, q_init=q_init)
     model.learn(10**10, log_interval=None)
     games = iterations * (model.games_per_e_step + model.games_per_m_step)
     return per_game_returns(model.episode_history, len(env.task_set), games)
@@ -105,13 +109,27 @@ def plot(results: dict[str, Any], width: int) -> None:
     fig, axes = plt.subplots(1, len(SETS), figsize=(11, 4), sharey=True)
     for ax, name in zip(axes, SETS, strict=True):
         res = results[name]
-        for label, style in (("q_learning", "-"), ("v1", "--"), ("v2", ":")):
+        for label, style in (
+            ("q_learning", "-"),
+            ("v1", "--"),
+            ("v2", ":"),
+            ("v1_neutral", "-."),
+            ("v2_neutral", (0, (1, 3))),
+        ):
             if label not in res:
                 continue
             w = np.array(res[label]["windows"])
             x = (np.arange(len(w)) + 1) * width
             for p, color in ((0, "tab:green"), (1, "tab:red")):
-                ax.plot(x, w[:, p], style, color=color, marker="o", ms=3, label=f"{label} P{p + 1}")
+                ax.plot(
+                    x,
+                    w[:, p],
+                    linestyle=style,
+                    color=color,
+                    marker="o",
+                    ms=3,
+                    label=f"{label} P{p + 1}",
+                )
         ax.set_title(name)
         ax.set_xlabel(f"games per task (mean of each window of {width})")
         ax.grid(alpha=0.3)
@@ -132,7 +150,10 @@ def markdown(results: dict[str, Any], args: argparse.Namespace, width: int) -> s
         f"Per player (P1 = agent_0, P2 = agent_1) mean undiscounted return over the games of each "
         f"window of {width} games per task (one MultiDistral iteration: 75 E-step + 75 M-step "
         f"games), averaged over the tasks and over runs (Q-learning {args.q_runs} runs, "
-        f"MultiDistral {args.md_runs} runs per version).",
+        f"MultiDistral {args.md_runs} runs per version). V1 / V2: soft Q-tables start at 0 "
+        f"(the paper's reference code); V1n / V2n: they start at the neutral soft value "
+        f"`q_init='neutral'` = ((1 - alpha) / beta) log 5 / (1 - gamma) = 96.6 "
+        f"({args.neutral_runs} runs per version).",
         "",
     ]
     for name in SETS:
@@ -140,13 +161,14 @@ def markdown(results: dict[str, Any], args: argparse.Namespace, width: int) -> s
         lines += [
             f"## {name}",
             "",
-            "| games per task | Q P1 | Q P2 | V1 P1 | V1 P2 | V2 P1 | V2 P2 |",
-            "|---|--:|--:|--:|--:|--:|--:|",
+            "| games per task | Q P1 | Q P2 | V1 P1 | V1 P2 | V2 P1 | V2 P2 "
+            "| V1n P1 | V1n P2 | V2n P1 | V2n P2 |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
-        n = max(len(res[k]["windows"]) for k in ("q_learning", "v1", "v2") if k in res)
+        n = max(len(res[k]["windows"]) for k in VARIANTS if k in res)
         for i in range(n):
             cells = [f"{i * width + 1}-{(i + 1) * width}"]
-            for key in ("q_learning", "v1", "v2"):
+            for key in VARIANTS:
                 w = res.get(key, {}).get("windows", [])
                 cells += [f"{w[i][p]:.1f}" if i < len(w) else "" for p in (0, 1)]
             lines.append("| " + " | ".join(cells) + " |")
@@ -162,27 +184,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--q-runs", type=int, default=20, help="Q-learning runs (default 20)")
     parser.add_argument("--md-runs", type=int, default=5, help="runs per MultiDistral version")
     parser.add_argument("--iterations", type=int, default=10, help="MultiDistral iterations")
+    parser.add_argument(
+        "--neutral-runs", type=int, default=3, help="runs per version with q_init='neutral'"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="take the Q-learning, V1 and V2 curves from the last results file (same settings) "
+        "and run only the q_init='neutral' variants",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write results")
     args = parser.parse_args(argv)
     width = 150
+    previous: dict[str, Any] = {}
+    if args.reuse:
+        old = json.loads((RESULTS / "multidistral_corridor.json").read_text())
+        same = ("q_runs", "md_runs", "iterations")
+        if any(old["settings"][k] != getattr(args, k) for k in same):
+            raise SystemExit(
+                f"--reuse needs the same {same} as the results file ({old['settings']})"
+            )
+        previous = old["results"]
     games = args.iterations * width
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for name in SETS:
-        res: dict[str, Any] = {}
-        q = np.stack([run_q(name, seed, games) for seed in range(args.q_runs)])
-        res["q_learning"] = {"windows": windows(q, width).tolist(), "runs": args.q_runs}
-        print(f"{name} Q-learning done ({time.perf_counter() - started:.0f} s)", flush=True)
+        res: dict[str, Any] = {k: previous[name][k] for k in VARIANTS[:3] if previous}
+        if "q_learning" not in res:
+            q = np.stack([run_q(name, seed, games) for seed in range(args.q_runs)])
+            res["q_learning"] = {"windows": windows(q, width).tolist(), "runs": args.q_runs}
+            print(f"{name} Q-learning done ({time.perf_counter() - started:.0f} s)", flush=True)
         for version in (1, 2):
-            md = np.stack(
-                [run_md(name, version, seed, args.iterations) for seed in range(args.md_runs)]
-            )
-            res[f"v{version}"] = {"windows": windows(md, width).tolist(), "runs": args.md_runs}
-            print(f"{name} V{version} done ({time.perf_counter() - started:.0f} s)", flush=True)
+            for key, q_init, runs in (
+                (f"v{version}", 0.0, args.md_runs),
+                (f"v{version}_neutral", "neutral", args.neutral_runs),
+            ):
+                if key in res:
+                    continue
+                md = np.stack(
+                    [run_md(name, version, seed, args.iterations, q_init) for seed in range(runs)]
+                )
+                res[key] = {"windows": windows(md, width).tolist(), "runs": runs}
+                print(f"{name} {key} done ({time.perf_counter() - started:.0f} s)", flush=True)
         qw = np.array(res["q_learning"]["windows"])
         res["first_window_vs_q"] = {
-            f"v{v}": [round(float(x), 2) for x in np.array(res[f"v{v}"]["windows"])[0] - qw[0]]
-            for v in (1, 2)
+            key: [round(float(x), 2) for x in np.array(res[key]["windows"])[0] - qw[0]]
+            for key in VARIANTS[1:]
         }
         results[name] = res
     elapsed = time.perf_counter() - started

@@ -28,6 +28,25 @@ def test_exact_gradients_match_the_solver() -> None:
             np.testing.assert_allclose(got[i], ref, atol=1e-10)
 
 
+def test_start_mixture_and_full_support_mu_on_the_no_conflict_set() -> None:
+    env = gridworld_v0.parallel_env(tasks="gridworld-noconflict-4")
+    rho = DCPG(env)._mu
+    uniform = DCPG(env, start="uniform")._mu
+    np.testing.assert_allclose(DCPG(env, start=0.25)._mu, 0.75 * rho + 0.25 * uniform)
+    np.testing.assert_allclose(DCPG(env, start=1.0)._mu, uniform)
+    for bad in (1.5, -0.1, "corner"):
+        with pytest.raises(ValueError, match="start"):
+            DCPG(env, start=bad)  # type: ignore[arg-type]
+    # mu = rho (one start cell) stops at a stationary point where tasks 2 and 3 loop (value 0);
+    # a full-support mu and a small lambda reach the best shared value 3.613 (all four goals)
+    stuck = DCPG(env, learning_rate=300.0, n_iterations=500, seed=0).learn(10**6)
+    assert stuck.objective()[1][2:] == pytest.approx([0.0, 0.0], abs=1e-3)
+    best = DCPG(env, learning_rate=300.0, start=0.25, lam=0.001, n_iterations=1000, seed=0)
+    values = best.learn(10**6).objective()[1]
+    assert values.sum() > 3.5
+    assert np.all(values > 0.8)
+
+
 def test_dcpg_on_the_chain_reaches_the_stochastic_optimum() -> None:
     env = chain_v0.parallel_env(tasks="chain-2")
     model = DCPG(

@@ -19,6 +19,7 @@ from mt_agents.tabular import (
     exponential_epsilon,
     prior_logits,
     soft_value,
+    uniform_soft_value,
     visit_policy,
 )
 from mt_envs import chain_v0, corridor_v0
@@ -44,6 +45,31 @@ def test_soft_value_and_distral_policy_by_hand() -> None:
     assert soft_value(q, -alpha * math.log(3), beta) == pytest.approx(
         soft_value(q, prior_logits(np.full(3, 1 / 3), alpha), beta), abs=1e-12
     )
+
+
+def test_uniform_soft_value_is_the_zero_reward_fixed_point() -> None:
+    # ((1 - 0.7) / 0.5) log 5 / (1 - 0.99) = 0.6 * 1.6094379 / 0.01
+    v = uniform_soft_value(0.7, 0.5, 0.99, 5)
+    assert v == pytest.approx(0.6 * math.log(5) / 0.01, rel=1e-12)
+    assert v == pytest.approx(96.5663, abs=1e-4)
+    # zero reward: Q = gamma V on every action, and equation 3 gives back V
+    logits = prior_logits(np.full(5, 0.2), 0.7)
+    assert soft_value(np.full(5, 0.99 * v), logits, 0.5) == pytest.approx(v, rel=1e-12)
+    assert uniform_soft_value(1.0, 0.5, 0.99, 5) == 0.0
+    with pytest.raises(ValueError, match="gamma"):
+        uniform_soft_value(0.7, 0.5, 1.0, 5)
+
+
+def test_q_init_fills_the_soft_tables() -> None:
+    env = chain_v0.parallel_env(tasks="chain-2", mode="sampled")
+    model = MultiDistral(env, q_init="neutral", seed=0)
+    assert np.all(model.q_table == uniform_soft_value(0.7, 0.5, 0.99, 2))
+    assert np.all(MultiDistral(env, seed=0).q_table == 0.0)
+    soft = SoftQLearning(chain_v0.vector_env(2, tasks="chain-2", mode="sampled"), q_init=2.5)
+    assert np.all(soft.q_table == 2.5)
+    for bad in ("optimistic", float("nan"), True):
+        with pytest.raises(ValueError, match="q_init"):
+            MultiDistral(env, q_init=bad)
 
 
 def test_visit_policy_and_epsilon_by_hand() -> None:

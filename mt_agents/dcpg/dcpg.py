@@ -170,7 +170,12 @@ class DCPG(TabularAlgorithm):
         gamma: Discount factor in [0, 1).
         lam: Weight ``lambda >= 0`` of the relative entropy to the uniform policy (equation 7).
         start: Start distribution ``mu_i`` of the exact gradient: ``"env"`` (the task's own,
-            ``mu_i = rho_i``) or ``"uniform"`` (every non-terminal state).
+            ``mu_i = rho_i``), ``"uniform"`` (every non-terminal state), or a number ``w`` in
+            [0, 1] for the mixture ``(1 - w) rho_i + w uniform``. A ``mu`` with full support
+            (``w > 0``) is what theorem 2's assumption 2 asks for: with ``mu = rho`` a single
+            start cell, exact gradient ascent on the GridWorld sets often stops at a stationary
+            point where some tasks' walks loop forever (value 0, vanishing gradient). The
+            objective logged and returned is always the one from ``rho_i`` (equation 5).
         init_std: Standard deviation of the initial parameters, drawn independently per agent
             (0: every agent starts at the uniform policy, ``theta = 0``).
         weights: A user weight matrix ``[N, N]`` for ``graph``, validated (doubly stochastic,
@@ -202,7 +207,7 @@ class DCPG(TabularAlgorithm):
         learning_rate_power: float = 0.0,
         gamma: float = 0.99,
         lam: float = 0.0,
-        start: StartMode = "env",
+        start: StartMode | float = "env",
         init_std: float = 0.0,
         weights: Sequence[Sequence[float]] | np.ndarray | None = None,
         graph_seed: int | None = None,
@@ -216,8 +221,14 @@ class DCPG(TabularAlgorithm):
     ) -> None:
         if gradient not in ("exact", "monte_carlo"):
             raise ValueError(f"gradient={gradient!r} is invalid: use 'exact' or 'monte_carlo'")
-        if start not in ("env", "uniform"):
-            raise ValueError(f"start={start!r} is invalid: use 'env' or 'uniform'")
+        if isinstance(start, str):
+            if start not in ("env", "uniform"):
+                raise ValueError(
+                    f"start={start!r} is invalid: use 'env', 'uniform' or a mixture weight in "
+                    "[0, 1]"
+                )
+        else:
+            start = _check("start", start, 0.0, 1.0)
         self.graph = graph
         self.gradient = gradient
         self.lam = _check("lam", lam, 0.0, 1e9)
@@ -258,11 +269,10 @@ class DCPG(TabularAlgorithm):
         self.iteration_history: list[dict[str, Any]] = []
         obs_index = np.stack([o[:, 0] for o in self.obs_indices])
         self.dense = DenseModels(self.models, obs_index, np.stack([m.start for m in self.models]))
-        if start == "uniform":
-            live = np.stack([~m.terminal for m in self.models]).astype(np.float64)
-            self._mu = live / live.sum(axis=1, keepdims=True)
-        else:
-            self._mu = self.dense.starts
+        mix = {"env": 0.0, "uniform": 1.0}[start] if isinstance(start, str) else start
+        live = np.stack([~m.terminal for m in self.models]).astype(np.float64)
+        uniform = live / live.sum(axis=1, keepdims=True)
+        self._mu = (1.0 - mix) * self.dense.starts + mix * uniform
         if _init_setup_model:
             self._setup_model()
 

@@ -15,6 +15,7 @@ from mt_agents.tabular.formulas import (
     exponential_epsilon,
     prior_logits,
     soft_value,
+    uniform_soft_value,
     visit_policy,
 )
 from mt_agents.tabular.multidistral import MultiDistral
@@ -32,5 +33,6 @@ __all__ = [
     "exponential_epsilon",
     "prior_logits",
     "soft_value",
+    "uniform_soft_value",
     "visit_policy",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "exponential_epsilon",
     "prior_logits",
     "soft_value",
+    "uniform_soft_value",
     "visit_policy",
 ]
 
@@ -59,6 +60,37 @@ def soft_value(q: np.ndarray, logits: np.ndarray | float, beta: float) -> np.nda
     top = z.max(axis=-1, keepdims=True)
     out = top[..., 0] + np.log(np.exp(z - top).sum(axis=-1))
     return np.asarray(out / beta)
+
+
+def uniform_soft_value(alpha: float, beta: float, gamma: float, n_actions: int) -> float:
+    """The soft value ``((1 - alpha) / beta) log A / (1 - gamma)`` of a zero-reward task.
+
+    With ``pi0`` uniform over ``A`` actions and every reward 0, ``Q = gamma V`` everywhere and
+    equation 3 gives ``V = gamma V + ((1 - alpha) / beta) log A``: each step is worth the entropy
+    bonus ``((1 - alpha) / beta) log A`` (0.966 for paper 002's ``alpha = 0.7``, ``beta = 0.5``,
+    ``A = 5``). It is the natural *neutral* initial value of soft Q-tables: starting them at 0
+    instead makes every untried action look ``bonus / (1 - gamma)`` worse than the familiar ones
+    (96.6 at ``gamma = 0.99``), which traps the learners (docs/multidistral.md).
+
+    Args:
+        alpha: Exponent of the prior, in [0, 1].
+        beta: Inverse temperature, > 0.
+        gamma: Discount in [0, 1).
+        n_actions: ``A >= 1``.
+
+    Returns:
+        The value (0 when ``alpha = 1`` or ``A = 1``).
+
+    Raises:
+        ValueError: ``gamma`` not in [0, 1), ``beta <= 0`` or ``n_actions < 1``.
+    """
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma={gamma!r} is invalid: need 0 <= gamma < 1")
+    if not beta > 0.0:
+        raise ValueError(f"beta={beta!r} is invalid: need beta > 0")
+    if n_actions < 1:
+        raise ValueError(f"n_actions={n_actions!r} is invalid: need at least 1")
+    return float((1.0 - alpha) / beta * np.log(n_actions) / (1.0 - gamma))
 
 
 def distral_policy(q: np.ndarray, logits: np.ndarray | float, beta: float) -> np.ndarray:

@@ -33,9 +33,10 @@ from mt_agents.tabular.formulas import (
     epsilon_greedy_policy,
     prior_logits,
     soft_value,
+    uniform_soft_value,
     visit_policy,
 )
-from mt_agents.tabular.q_learning import _check
+from mt_agents.tabular.q_learning import _check, _check_q_init
 from mt_envs.tabular.core import BatchCore
 
 __all__ = ["MultiDistral"]
@@ -81,6 +82,11 @@ class MultiDistral(TabularAlgorithm):
             ``total_timesteps`` stops it).
         prior_smoothing: Pseudo-count added to every action's discounted visits in the M-step,
             so that no action's prior probability is 0.
+        q_init: Initial value of every soft Q entry: a number, or ``"neutral"`` for
+            :func:`~mt_agents.tabular.formulas.uniform_soft_value` (the soft value of a
+            zero-reward task under the uniform prior, 96.6 with the defaults on 5 actions). The
+            default 0 is the paper's reference code's; it is pessimistic for soft values, and on
+            the corridor it makes the learners stay near their start (docs/multidistral.md).
         games_in_parallel: Copies of each task stepped together (1 plays each task's games one
             after the other, as the paper).
         device: Ignored (the tables are numpy arrays).
@@ -108,6 +114,7 @@ class MultiDistral(TabularAlgorithm):
         games_per_m_step: int = 75,
         n_iterations: int | None = 10,
         prior_smoothing: float = 0.01,
+        q_init: float | str = 0.0,
         games_in_parallel: int = 1,
         device: Any = "auto",
         seed: int | None = None,
@@ -132,6 +139,7 @@ class MultiDistral(TabularAlgorithm):
         self.games_per_m_step: int = _positive_int("games_per_m_step", games_per_m_step) or 1
         self.n_iterations = _positive_int("n_iterations", n_iterations, allow_none=True)
         self.prior_smoothing = _check("prior_smoothing", prior_smoothing, 0.0, 1e9)
+        self.q_init = _check_q_init(q_init)
         self.games_in_parallel: int = _positive_int("games_in_parallel", games_in_parallel) or 1
         super().__init__(
             env,
@@ -160,6 +168,13 @@ class MultiDistral(TabularAlgorithm):
     # ------------------------------------------------------------------ tables
 
     @property
+    def initial_q(self) -> float:
+        """The number ``q_init`` stands for (``"neutral"`` resolved for this env)."""
+        if self.q_init == "neutral":
+            return uniform_soft_value(self.alpha, self.beta, self.gamma, self.n_actions)
+        return float(self.q_init)
+
+    @property
     def n_priors(self) -> int:
         """Number of ``pi0`` tables: the agents (V1) or 1 (V2)."""
         return self.num_agents if self.version == 1 else 1
@@ -171,7 +186,7 @@ class MultiDistral(TabularAlgorithm):
     def _setup_model(self) -> None:
         t, n, s, a = self.num_tasks, self.num_agents, self.n_states, self.n_actions
         #: Soft Q-values per task and agent, ``[T, N, S, A]``.
-        self.q_table = np.zeros((t, n, s, a))
+        self.q_table = np.full((t, n, s, a), self.initial_q)
         #: The distilled ``pi0`` tables, ``[P, S, A]`` (``P = N`` for V1, 1 for V2).
         self.prior = np.full((self.n_priors, s, a), 1.0 / a)
         #: Discounted visit counts of the M-step under way (or of the last one), ``[P, S, A]``.
@@ -206,6 +221,7 @@ class MultiDistral(TabularAlgorithm):
             "games_per_m_step": self.games_per_m_step,
             "n_iterations": self.n_iterations,
             "prior_smoothing": self.prior_smoothing,
+            "q_init": self.q_init,
             "games_in_parallel": self.games_in_parallel,
         }
 

@@ -26,6 +26,7 @@ from mt_agents.tabular.formulas import (
     epsilon_greedy_policy,
     exponential_epsilon,
     soft_value,
+    uniform_soft_value,
 )
 
 __all__ = ["QLearning", "SoftQLearning"]
@@ -40,6 +41,16 @@ def _check(name: str, value: Any, lo: float, hi: float, lo_open: bool = False) -
         left = "(" if lo_open else "["
         raise ValueError(f"{name}={value!r} is invalid: need a number in {left}{lo}, {hi}]")
     return v
+
+
+def _check_q_init(value: Any) -> float | str:
+    """Validate a ``q_init`` argument: a finite number or ``"neutral"``."""
+    if isinstance(value, str) and value == "neutral":
+        return value
+    number = isinstance(value, (int, float, np.integer, np.floating))
+    if number and not isinstance(value, bool) and np.isfinite(value):
+        return float(value)
+    raise ValueError(f"q_init={value!r} is invalid: use a finite number or 'neutral'")
 
 
 class _TDLearner(TabularAlgorithm):
@@ -333,6 +344,9 @@ class SoftQLearning(_TDLearner):
         alpha: Exponent of the prior in the soft value (``c_KL / (c_KL + c_Ent)``).
         beta: Inverse temperature (``1 / (c_KL + c_Ent)``), > 0.
         per_task: One set of tables per task (sampled mode), else one per agent.
+        q_init: Initial value of every Q entry: a number, or ``"neutral"`` for
+            :func:`~mt_agents.tabular.formulas.uniform_soft_value` (see
+            :class:`~mt_agents.tabular.MultiDistral`; 0 traps the learner on the corridor).
         device: Ignored (the tables are numpy arrays).
         seed: Seed of the action draws and of the env's first reset.
         tensorboard_log: Folder of the csv / tensorboard logs.
@@ -354,6 +368,7 @@ class SoftQLearning(_TDLearner):
         alpha: float = 0.7,
         beta: float = 0.5,
         per_task: bool = False,
+        q_init: float | str = 0.0,
         device: Any = "auto",
         seed: int | None = None,
         tensorboard_log: str | os.PathLike[str] | None = None,
@@ -363,6 +378,7 @@ class SoftQLearning(_TDLearner):
     ) -> None:
         self.alpha = _check("alpha", alpha, 0.0, 1.0)
         self.beta = _check("beta", beta, 0.0, 1e9, lo_open=True)
+        self.q_init = _check_q_init(q_init)
         super().__init__(
             env,
             learning_rate=learning_rate,
@@ -377,7 +393,21 @@ class SoftQLearning(_TDLearner):
         )
 
     def _hyperparameters(self) -> dict[str, Any]:
-        return {**super()._hyperparameters(), "alpha": self.alpha, "beta": self.beta}
+        return {
+            **super()._hyperparameters(),
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "q_init": self.q_init,
+        }
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        if self.q_init == "neutral":
+            self.q_table[...] = uniform_soft_value(
+                self.alpha, self.beta, self.gamma, self.n_actions
+            )
+        else:
+            self.q_table[...] = float(self.q_init)
 
     @property
     def _logits(self) -> float:
