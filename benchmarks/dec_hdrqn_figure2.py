@@ -85,7 +85,7 @@ def markdown(rep: dict[str, Any]) -> str:
             runs = rep["runs"][f"mamt{size}"][learner]
             cells.append(f"{np.mean([r['disc_return'] for r in runs]):.3f}")
         lines.append(f"| {size}x{size} | " + " | ".join(cells) + " |")
-    lines += ["", "![figure 2](../../docs/_static/dec_hdrqn_figure2.png)"]
+    lines += ["", "Learning curves: `docs/_static/dec_hdrqn_figure2.png`."]
     return "\n".join(lines) + "\n"
 
 
