@@ -415,7 +415,7 @@ def test_learns_mast_3x3_to_greedy_level() -> None:
     assert 0.85 < greedy_return < 0.97  # about 0.92 on these dynamics (SPECS.md section 1)
     # Defaults (the paper's network, lr, gamma, beta 0.4, tau 4, batch 32), 16 envs, one
     # update per vector step: about 6k updates, ~40 s on this machine. Over seeds 0-9 the
-    # learned policy scored 0.96-1.00x greedy after these 100k steps (0.92-0.99x after 80k).
+    # learned policy scored 0.98-1.00x greedy after these 100k steps.
     model = DecHDRQN(_venv(num_envs=16, seed=0), device="cpu", seed=0)
     model.learn(100_000)
     learned = _discounted_return(
