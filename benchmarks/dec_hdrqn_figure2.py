@@ -11,7 +11,9 @@ the paper's: discounted return of greedy-action evaluations vs env steps, one li
 
 Usage::
 
-    python benchmarks/dec_hdrqn_figure2.py --jobs 2            # 10 runs of 1M env steps
+    python benchmarks/dec_hdrqn_figure2.py --jobs 2            # 10 runs of 1.5M env steps
+    python benchmarks/dec_hdrqn_figure2.py --timesteps 1000000 --exploration-fraction 0.5
+                                                               # the committed results
     python benchmarks/dec_hdrqn_figure2.py --timesteps 3000 --curve-points 3 --no-write
 """
 
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         "episodes": args.episodes,
         "gamma": base.GAMMA,
         "learners": args.learners,
-        "learner_kwargs": {n: {**base.COMMON, **base.LEARNERS[n]} for n in args.learners},
+        "learner_kwargs": {n: base.learner_kwargs(n, args) for n in args.learners},
         "runs": runs,
         "total_seconds": time.perf_counter() - start,
         "machine": base.machine(),
