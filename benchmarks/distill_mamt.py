@@ -63,7 +63,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 DOCS_STATIC = ROOT / "docs" / "_static"
 TASK_SET = "mamt-2a-3to6"
 #: The full budget: env steps per specialist (3x3, 4x4, 5x5, 6x6) and of the distillation.
-FULL_SPECIALIST = (150_000, 300_000, 1_000_000, 2_000_000)
+FULL_SPECIALIST = (150_000, 300_000, 1_000_000, 1_500_000)
 FULL_DISTILL = 300_000
 FULL_SEEDS = 3
 
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--distill-timesteps", type=int, default=FULL_DISTILL)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(FULL_SEEDS)))
-    parser.add_argument("--num-envs", type=int, default=16)
+    parser.add_argument("--num-envs", type=int, default=32)
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per task")
     parser.add_argument("--curve-episodes", type=int, default=10)
     parser.add_argument("--no-multi", action="store_true", help="skip the Multi-HDRQN baseline")
