@@ -309,11 +309,55 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
         raise UsageError(
             f"{run_dir} is not a run folder (no {RUN_FILE}): start it without --resume"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path} is unreadable ({exc}): the run folder is damaged") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # (RecursionError: absurd nesting)
+        raise UsageError(f"{path} is unreadable ({exc!r}): the run folder is damaged") from exc
     if not isinstance(data, dict) or "algorithm" not in data or "env" not in data:
         raise UsageError(f"{path} is not an mt-agents run file")
+    problem = _run_file_problem(data)
+    if problem is not None:
+        raise UsageError(
+            f"{path} is damaged ({problem}): restore it, or start a new run in another --out"
+        )
     return data
+
+
+def _is_int(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _run_file_problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with the settings of a ``run.json`` (``None``: nothing)."""
+    for key in ("algorithm", "env", "task_set"):
+        if not isinstance(data.get(key), str):
+            return f"{key} is {data.get(key)!r}, not a name"
+    if "task" not in data:
+        return "task is missing"
+    if data["task"] is not None and not _is_int(data["task"], 0):
+        return f"task is {data['task']!r}, not an int >= 0 or null"
+    for key, low in (("num_envs", 1), ("seed", 0), ("timesteps", 0)):
+        if not _is_int(data.get(key), low):
+            return f"{key} is {data.get(key)!r}, not an int >= {low}"
+    for key in ("checkpoint_freq", "log_every"):
+        if data.get(key) is not None and not _is_int(data[key], 1):
+            return f"{key} is {data[key]!r}, not an int >= 1"
+    if not isinstance(data.get("sessions", []), list):
+        return f"sessions is {data.get('sessions')!r}, not a list"
+    if not isinstance(data.get("hyperparameters", {}), dict):
+        return f"hyperparameters is {data.get('hyperparameters')!r}, not an object"
+    return None
+
+
+def _remove_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Delete the temporary files a killed session left behind (an atomic write interrupted
+    before its rename: ``.<name>.<random>.tmp``); they are never read, only clutter."""
+    removed = []
+    for folder in (run_dir, run_dir / CHECKPOINT_DIR):
+        if folder.is_dir():
+            for p in folder.glob(".*.tmp"):
+                if p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+    return removed
 
 
 def checkpoint_steps(path: Path) -> int | None:
@@ -502,7 +546,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                     f"--{flag.replace('_', '-')} {given} differs from the run's {run[key]}: a "
                     "resumed run keeps its tasks (start a new run with another --out)"
                 )
-        env_id, set_name, task = run["env"], run["task_set"], run["task"]
+        # (checked again: a damaged run.json must not reach make_vec with a bad task)
+        env_id, set_name, task = _resolve_tasks(run["env"], run["task_set"], run.get("task"))
         ckpt = latest_checkpoint(run_dir)
         if ckpt is None and (run_dir / MODEL_FILE).is_file():
             ckpt = run_dir / MODEL_FILE
@@ -575,6 +620,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             {"start_timesteps": done_before, "overrides": overrides, "device": str(device)},
         ]
         run_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temporaries(run_dir)
         _write_json(run_dir / RUN_FILE, run)
         if done_before >= total:
             print(f"{run_dir} has trained {done_before} of {total} env steps: nothing to do.")

@@ -43,18 +43,23 @@ def read_csv_log(paths: PathLike | Sequence[PathLike]) -> dict[str, np.ndarray]:
 
     Raises:
         FileNotFoundError: For a missing file.
-        ValueError: For a file without a header.
+        ValueError: For a file without a header, or one that is not valid UTF-8 csv.
     """
     files = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     tables: list[list[dict[str, str]]] = []
     names: dict[str, None] = {}
     for path in files:
         with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            if not reader.fieldnames:
-                raise ValueError(f"{os.fspath(path)!r} is empty: expected an SB3 csv log")
-            names.update(dict.fromkeys(reader.fieldnames))
-            tables.append(list(reader))
+            try:
+                reader = csv.DictReader(f)
+                if not reader.fieldnames:
+                    raise ValueError(f"{os.fspath(path)!r} is empty: expected an SB3 csv log")
+                names.update(dict.fromkeys(reader.fieldnames))
+                tables.append(list(reader))
+            except csv.Error as exc:  # e.g. a NUL byte from a damaged disk
+                raise ValueError(
+                    f"{os.fspath(path)!r} is not a readable csv log ({exc}): the file is damaged"
+                ) from exc
     out: dict[str, list[float]] = {name: [] for name in names}
     for rows in tables:
         for row in rows:

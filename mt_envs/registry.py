@@ -34,6 +34,11 @@ def env_ids() -> list[str]:
 
 def env_module(env_id: str) -> ModuleType:
     """The module behind an env id; unknown ids raise ``KeyError`` listing close matches."""
+    if not isinstance(env_id, str):
+        raise TypeError(
+            f"env_id={env_id!r} is invalid: need a registered id (a str) such as 'mamt_v0'; "
+            f"ids: {', '.join(env_ids())}"
+        )
     if env_id not in ENV_MODULES:
         raise unknown_name_error("environment id", env_id, ENV_MODULES)
     return importlib.import_module(ENV_MODULES[env_id])

@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ def write_zip(path: Path, files: dict[str, bytes]) -> Path:
 
 def edit_meta(files: dict[str, bytes], fn: Any) -> dict[str, bytes]:
     meta = json.loads(files["meta.json"])
+    for entry in meta["arrays"].values():  # an edited file: drop the CRCs it would not match
+        entry.pop("crc32", None)
     fn(meta)
     return {**files, "meta.json": json.dumps(meta).encode()}
 
@@ -255,7 +258,8 @@ def test_byte_flips_are_refused_or_harmless(trained: tuple[LinearQ, Path], tmp_p
         except ModelFileError:
             refused += 1
             continue
-        assert off not in data_bytes, off
+        if off in data_bytes:  # a flip deflate ignores (e.g. an unused Huffman code length)
+            assert members(flipped) == members(path), off
         for name, state in ref.items():
             for key, tensor in state.items():
                 assert torch.equal(loaded.get_parameters()[name][key], tensor), off
@@ -392,4 +396,8 @@ def test_writer_refuses_non_numeric_arrays(tmp_path: Path) -> None:
     assert path.name == "ok.zip"
     meta, arrays = read_model_file(path)
     assert arrays["a.npy"].dtype == np.int16 and arrays["b.npy"].all()
-    assert meta["arrays"]["b.npy"] == {"dtype": "|b1", "shape": [2, 2]}
+    assert meta["arrays"]["b.npy"] == {
+        "dtype": "|b1",
+        "shape": [2, 2],
+        "crc32": zlib.crc32(npy(np.ones((2, 2), dtype=bool))),
+    }

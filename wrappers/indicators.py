@@ -323,7 +323,17 @@ class TaskIndicator(_AppendWrapper):
 
     def _context_vector(self, task_id: int, task: Any) -> np.ndarray:
         assert self.context is not None
-        vec = np.asarray(self.context(task_id, task), dtype=self._dtype)
+        raw = self.context(task_id, task)
+        try:
+            vec = np.asarray(raw, dtype=self._dtype)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"context({task_id}, {task}) returned {raw!r}: need a flat vector of numbers"
+            ) from None
+        if not np.all(np.isfinite(vec)):
+            raise ValueError(
+                f"context({task_id}, {task}) returned {vec.tolist()}: entries must be finite"
+            )
         space = getattr(self, "context_space", None)
         if vec.ndim != 1 or (space is not None and vec.shape != space.shape):
             want = "a flat vector" if space is None else f"shape {space.shape}"

@@ -32,8 +32,9 @@ import gymnasium
 import numpy as np
 from pettingzoo import AECEnv, ParallelEnv
 
+from mt_envs.capture.env import check_action
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler, register_task_family, weighted
-from mt_envs.utils import unknown_name_error
+from mt_envs.utils import check_action_dict, check_options, check_seed, unknown_name_error
 from wrappers.base import InfoDict, Infos, check_parallel_env
 from wrappers.padding import PadActions, PadAgents, PadObservations, padded_box, padded_discrete
 
@@ -145,8 +146,10 @@ class MultiTaskEnv(ParallelEnv):
 
     Raises:
         ValueError: For an empty slot list, slots whose spaces differ without ``pad=True``, bad
-            sampler weights, ``tasks`` of the wrong length, or mixed render modes.
-        TypeError: For a slot that is not a ParallelEnv, a factory or a pair.
+            sampler weights, ``tasks`` of the wrong length, mixed render modes, a bad ``seed`` or
+            an empty ``name``.
+        TypeError: For a slot that is not a ParallelEnv, a factory or a pair, a ``pad`` that is
+            not a bool, or a slot's ``{"task": ...}`` option that is not a task id, task or name.
         KeyError: For unknown task or task-set names.
     """
 
@@ -183,7 +186,11 @@ class MultiTaskEnv(ParallelEnv):
         ):
             raise ValueError(f"seed={seed!r} is invalid: need None or an int >= 0")
         self.sampler_seed = None if seed is None else int(seed)
+        if not isinstance(pad, (bool, np.bool_)):
+            raise TypeError(f"pad={pad!r} is invalid: need True or False")
         self.pad = bool(pad)
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name={name!r} is invalid: need a non-empty str")
 
         # -- build the envs, once per distinct env or factory --------------------------------
         base_envs: list[ParallelEnv] = []
@@ -292,7 +299,14 @@ class MultiTaskEnv(ParallelEnv):
 
         # -- sampler, rendering, episode state ------------------------------------------------
         if not isinstance(sampler, (str, TaskSampler)) and isinstance(sampler, Sequence):
-            sampler = weighted([float(p) for p in sampler])
+            try:
+                probs = [float(p) for p in sampler]
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"sampler={sampler!r} is invalid: a sequence sampler is one probability "
+                    f"(a number) per slot, {n_slots} in all"
+                ) from None
+            sampler = weighted(probs)
         self.sampler = make_sampler(sampler, n_slots, self.sampler_seed)
         self.render_mode = self._common_render_mode(base_envs)
         modes = [
@@ -322,6 +336,8 @@ class MultiTaskEnv(ParallelEnv):
         self._opad: PadObservations | None = None
         self._mpad: PadActions | None = None
         self._rename: Callable[[str, str], str] | None = None
+        self._limits: dict[str, tuple[int, int]] = {}
+        self._limits_of: dict[int, dict[str, tuple[int, int]]] = {}
 
     # -- construction helpers ------------------------------------------------------------------
     @staticmethod
@@ -417,7 +433,10 @@ class MultiTaskEnv(ParallelEnv):
                     f"valid ids are 0..{len(task_set) - 1}"
                 )
             return task_set[int(spec)]
-        return None
+        raise TypeError(
+            f"slot {i}: options['task']={spec!r} is invalid: give a task id (int), a task of "
+            f"{task_set.name!r} or a task name"
+        )
 
     def _slots_of(self, k: int) -> str:
         slots = [i for i, e in enumerate(self._slot_env) if e == k]
@@ -571,6 +590,8 @@ class MultiTaskEnv(ParallelEnv):
         Returns:
             Observations and infos of the canonical agents.
         """
+        seed = check_seed(seed)
+        check_options(options)
         if seed is not None:
             seq = np.random.SeedSequence(seed)
             task_seq, *env_seqs = seq.spawn(1 + len(self._envs))
@@ -598,6 +619,7 @@ class MultiTaskEnv(ParallelEnv):
         self._inv, self._dummy, self._fix = inv, self._dummies[k], self._act_fix[k]
         self._opad, self._mpad = self._obs_pad[k], self._pact[k]
         self._rename = None if inv is None else self._maps[k].get
+        self._limits = {} if inv is None else self._action_limits(k)
         task = self.task
         # An env whose class declares ``fresh_infos`` builds new per-agent info dicts at every
         # reset and step and never touches them again, so they are edited in place instead of
@@ -612,6 +634,35 @@ class MultiTaskEnv(ParallelEnv):
             and all(i.get("task_id") == slot and i.get("task") == task for i in infos.values())
         )
         return self._observations(obs), self._infos(infos)
+
+    def _action_limits(self, k: int) -> dict[str, tuple[int, int]]:
+        """Canonical agent -> (actions of its Discrete space, actions that may be taken) for
+        env ``k`` (fewer when padded actions are refused); agents without a Discrete space from 0
+        are left to their env."""
+        limits = self._limits_of.get(k)
+        if limits is None:
+            limits = {}
+            env, pact = self._envs[k], self._pact[k]
+            for base, canonical in self._maps[k].items():
+                space = env.action_space(base)
+                if not isinstance(space, gymnasium.spaces.Discrete) or int(space.start) != 0:
+                    continue
+                n = int(space.n) if pact is None else int(pact.padded_space.n)
+                raises = pact is not None and pact.invalid_action == "raise"
+                limits[canonical] = (n, int(space.n) if raises else n)
+            self._limits_of[k] = limits
+        return limits
+
+    def _check_action(self, agent: str, action: Any, n: int, usable: int) -> None:
+        """Raise ``ValueError`` naming canonical ``agent`` unless ``action`` is an action of
+        ``Discrete(n)`` below ``usable``."""
+        a = check_action(agent, action, n)
+        if a >= usable:
+            raise ValueError(
+                f"action {a} of {agent} is a padded action: the real actions are "
+                f"0..{usable - 1} in task {self.task_id} ({self.task.name}); take actions where "
+                f"infos[{agent!r}]['action_mask'] is 1 (invalid_action='raise')"
+            )
 
     def _observations(self, obs: dict[str, Any]) -> dict[str, Any]:
         """Pad and rename observations; refresh ``agents``."""
@@ -681,15 +732,32 @@ class MultiTaskEnv(ParallelEnv):
             raise RuntimeError(
                 "step() called on a finished episode (or before reset()): call reset() first"
             )
+        if type(actions) is not dict:
+            check_action_dict(actions, self.agents)
         inv, dummies = self._inv, self._dummy
         if inv is not None:
             try:
-                actions = {inv[a]: x for a, x in actions.items() if a not in dummies}
+                mapped = {inv[a]: x for a, x in actions.items() if a not in dummies}
             except KeyError:
                 unknown = [a for a in actions if a not in inv and a not in dummies]
                 raise ValueError(
                     f"actions for unknown agent(s) {unknown}; agents are {self.agents}"
                 ) from None
+            # Renamed agents: check the actions here, so that errors name the canonical agents
+            # the caller used (the slot env would name its own).
+            limits = self._limits
+            for a in self.agents:
+                if a not in actions:
+                    raise ValueError(
+                        f"missing action for live agent {a!r}: expected one action for each of "
+                        f"{self.agents}"
+                    )
+                lim = limits.get(a)
+                if lim is not None:
+                    x = actions[a]
+                    if type(x) is not int or not 0 <= x < lim[1]:
+                        self._check_action(a, x, *lim)
+            actions = mapped
         elif dummies and not dummies.isdisjoint(actions):
             actions = {a: x for a, x in actions.items() if a not in dummies}
         if self._fix is not None:

@@ -31,6 +31,8 @@ import numpy as np
 from gymnasium.spaces import Box, Discrete
 from pettingzoo import ParallelEnv
 
+from mt_envs.capture.env import check_action
+from mt_envs.utils import check_action_dict
 from wrappers.base import BaseWrapper, own_infos
 
 __all__ = [
@@ -52,8 +54,10 @@ Shape = tuple[int, ...]
 def _as_shape(target: int | Sequence[int], what: str) -> Shape:
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         shape: Shape = (int(target),)
-    elif isinstance(target, Sequence) and all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in target
+    elif (
+        isinstance(target, Sequence)
+        and not isinstance(target, (str, bytes))
+        and all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in target)
     ):
         shape = tuple(int(d) for d in target)
     else:
@@ -526,6 +530,8 @@ class PadActions(BaseWrapper):
         self._short = {a: n for a, n in self.n_actions.items() if n < padded_n}
 
     def _actions(self, actions: dict[str, Any]) -> dict[str, Any]:
+        if type(actions) is not dict:
+            check_action_dict(actions, self.agents)
         short = self._short
         if not short:
             return actions
@@ -534,6 +540,10 @@ class PadActions(BaseWrapper):
             n = short.get(agent)
             if n is None or a is None:
                 continue
+            if type(a) is not int:
+                # Floats, bools, strings and arrays are refused (never compared, rounded or
+                # replaced); numpy integers and 0-d integer arrays become ints.
+                a = check_action(agent, a, self._padded_n)
             if a >= n:
                 if a >= self._padded_n:
                     raise ValueError(
@@ -541,7 +551,11 @@ class PadActions(BaseWrapper):
                         f"an int in [0, {self._padded_n - 1}]"
                     )
                 if self.invalid_action == "raise":
-                    unpad_action(a, n)  # raises, naming the real range
+                    raise ValueError(
+                        f"action {a} of {agent} is a padded action: the real actions are "
+                        f"0..{n - 1} (Discrete({n})); take actions where "
+                        f"infos[{agent!r}]['action_mask'] is 1 (invalid_action='raise')"
+                    )
                 if out is None:
                     out = dict(actions)
                 out[agent] = self.invalid_action
@@ -620,6 +634,7 @@ class PadAgents(BaseWrapper):
     Raises:
         ValueError: For a count smaller than the env's, agents with different spaces, or dummy
             names that collide with real ones.
+        TypeError: For an ``n_agents`` that is not an int or a ``prefix`` that is not a str.
     """
 
     def __init__(self, env: ParallelEnv, n_agents: int, *, prefix: str = "pad_") -> None:
@@ -627,6 +642,8 @@ class PadAgents(BaseWrapper):
         real = list(self.possible_agents)
         if isinstance(n_agents, bool) or not isinstance(n_agents, (int, np.integer)):
             raise TypeError(f"n_agents must be an int, got {n_agents!r}")
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix={prefix!r} is invalid: need a str such as 'pad_'")
         if n_agents < len(real):
             raise ValueError(
                 f"n_agents={n_agents} is smaller than the env's {len(real)} possible agents "
@@ -679,6 +696,8 @@ class PadAgents(BaseWrapper):
         dict[str, dict[str, Any]],
     ]:
         """Step the inner env with the real agents' actions (dummies' actions are dropped)."""
+        if type(actions) is not dict:
+            check_action_dict(actions, self.agents)
         if self._dummies and not self._dummies.isdisjoint(actions):
             actions = {a: x for a, x in actions.items() if a not in self._dummies}
         obs, rew, term, trunc, infos = self.env.step(actions)

@@ -27,6 +27,7 @@ from pettingzoo import ParallelEnv
 
 from mt_envs.play import Policy, RandomPolicy, run_episodes
 from mt_envs.recording import save_gif
+from mt_envs.utils import check_seed
 from wrappers.base import BaseWrapper
 
 __all__ = ["FORMATS", "RecordEpisodes", "pad_frames", "record_parallel_env", "save_video"]
@@ -140,6 +141,18 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: 
     return path
 
 
+def _check_fps(fps: Any) -> float:
+    """``fps`` as a float > 0, or a ``ValueError`` naming it."""
+    if isinstance(fps, (bool, np.bool_)) or not isinstance(
+        fps, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(f"fps={fps!r} is invalid: need a number > 0")
+    rate = float(fps)
+    if not rate > 0 or not np.isfinite(rate):
+        raise ValueError(f"fps={fps!r} is invalid: need a finite number > 0")
+    return rate
+
+
 class RecordEpisodes(BaseWrapper):
     """Save episodes of a ParallelEnv with ``rgb_array`` rendering as GIF or MP4 files.
 
@@ -157,7 +170,10 @@ class RecordEpisodes(BaseWrapper):
         video_format: ``"gif"`` or ``"mp4"``.
 
     Raises:
-        ValueError: For an env without ``rgb_array`` rendering or an unknown format.
+        ValueError: For an env without ``rgb_array`` rendering, an unknown format, a bad ``fps``
+            or an empty ``name_prefix``.
+        TypeError: For a ``folder`` that is not a path or an ``episode_trigger`` that is not
+            callable.
     """
 
     def __init__(
@@ -174,10 +190,19 @@ class RecordEpisodes(BaseWrapper):
         _check_rgb_array(env, "RecordEpisodes")
         if video_format not in FORMATS:
             raise ValueError(f"video_format={video_format!r} is invalid: use one of {FORMATS}")
+        if not isinstance(folder, (str, os.PathLike)):
+            raise TypeError(f"folder={folder!r} is invalid: need a str or path")
+        if episode_trigger is not None and not callable(episode_trigger):
+            raise TypeError(
+                f"episode_trigger={episode_trigger!r} is invalid: need None or a callable "
+                "episode_index -> bool"
+            )
+        if not isinstance(name_prefix, str) or not name_prefix:
+            raise ValueError(f"name_prefix={name_prefix!r} is invalid: need a non-empty str")
         self.folder = Path(folder)
         self.episode_trigger = episode_trigger
         self.name_prefix = name_prefix
-        self.fps = float(fps if fps is not None else self.metadata.get("render_fps", 5) or 5)
+        self.fps = _check_fps(fps if fps is not None else self.metadata.get("render_fps", 5) or 5)
         self.video_format = video_format
         #: Paths of the files written so far.
         self.saved: list[Path] = []
@@ -255,13 +280,25 @@ def record_parallel_env(
         each episode (return, length, task).
 
     Raises:
-        ValueError: For an env without ``rgb_array`` rendering, ``episodes < 1`` or an unknown
-            suffix.
+        ValueError: For an env without ``rgb_array`` rendering, ``episodes`` not an int >= 1, an
+            unknown suffix, a bad ``fps`` or a negative ``seed``.
+        TypeError: For a ``path`` that is not a path, a ``policy`` that is not callable or a
+            ``seed`` that is not an int.
         ImportError: When the writer's package is missing.
     """
     _check_rgb_array(env, "record_parallel_env")
-    if episodes < 1:
-        raise ValueError(f"episodes={episodes} is invalid: record at least 1")
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes={episodes!r} is invalid: record at least 1 (an int)")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path={path!r} is invalid: need a str or path ending in .gif or .mp4")
+    if policy is not None and not callable(policy):
+        raise TypeError(
+            f"policy={policy!r} is invalid: need None or a callable (observations, infos) -> "
+            "actions"
+        )
+    seed = check_seed(seed)
+    if fps is not None:
+        fps = _check_fps(fps)
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise ValueError(

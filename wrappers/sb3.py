@@ -263,9 +263,17 @@ class SB3VecEnv(VecEnv):
 
         Raises:
             ValueError: If a list does not have one entry per copy.
+            TypeError: If ``options`` is not ``None``, a dict or a list of dicts.
         """
         if options is None:
             options = {}
+        if not isinstance(options, (dict, list, tuple)) or (
+            not isinstance(options, dict) and not all(isinstance(o, dict) for o in options)
+        ):
+            raise TypeError(
+                f"set_options got {options!r}: give None, one dict for all copies or a list of "
+                f"n_copies={self.n_copies} dicts"
+            )
         if isinstance(options, dict):
             self._copy_options = [copy.deepcopy(options) for _ in range(self.n_copies)]
         else:
@@ -397,7 +405,13 @@ class SB3VecEnv(VecEnv):
                 self._mask_src[k] = mask if fixed else None
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions)
+        try:
+            self._actions = np.asarray(actions)
+        except (TypeError, ValueError):  # ragged nested lists
+            raise ValueError(
+                f"actions {actions!r} do not form an array: expected one action per index, "
+                f"shape ({self.num_envs}, ...)"
+            ) from None
 
     def step_wait(self) -> VecEnvStepReturn:
         if self._actions is None:
@@ -413,6 +427,28 @@ class SB3VecEnv(VecEnv):
                 f"({n_slots}, ...) (num_envs = n_copies * n_agents = {self.n_copies} * "
                 f"{self.n_agents})"
             )
+        if self._discrete and actions.dtype.kind not in "iu":
+            raise ValueError(
+                f"actions have dtype {actions.dtype}: expected integer Discrete actions (floats, "
+                "bools, strings and objects are refused, never rounded)"
+            )
+        if self._discrete and actions.shape not in ((n_slots,), (n_slots, 1)):
+            raise ValueError(
+                f"actions have shape {actions.shape}: expected one Discrete action per index, "
+                f"shape ({n_slots},) (num_envs = n_copies * n_agents = {self.n_copies} * "
+                f"{self.n_agents})"
+            )
+        if self._discrete:
+            flat = actions.reshape(n_slots)
+            bad = self._live_mask & ((flat < 0) | (flat >= self._n_actions))
+            if bad.any():
+                # Refused before any copy steps, so a bad action leaves every copy as it was.
+                k = int(np.flatnonzero(bad)[0])
+                raise ValueError(
+                    f"action {flat[k]} at index {k} (copy {k // self.n_agents}, agent "
+                    f"{self.possible_agents[k % self.n_agents]!r}) is outside "
+                    f"Discrete({self._n_actions}): expected ints in [0, {self._n_actions - 1}]"
+                )
         acts: Sequence[Any] = (
             actions.reshape(n_slots).tolist() if self._discrete else list(actions.copy())
         )
@@ -777,8 +813,10 @@ def to_sb3_vec_env(
     """
     if isinstance(n_copies, bool) or not isinstance(n_copies, (int, np.integer)) or n_copies < 1:
         raise ValueError(f"n_copies={n_copies!r} is invalid: need an int >= 1")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise ValueError(f"seed={seed!r} is invalid: need an int or None")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(f"seed={seed!r} is invalid: need an int >= 0 or None")
     return SB3VecEnv(_make_copies(env, int(n_copies)), seed=seed, noop_action=noop_action)
 
 
@@ -863,10 +901,17 @@ def evaluate_per_task(
         of each agent's undiscounted return (the team return for shared rewards).
 
     Raises:
-        ValueError: If ``n_episodes < 1``.
+        ValueError: If ``n_episodes < 1`` or ``seed`` is not ``None`` or an int >= 0.
+        TypeError: If ``options`` is not ``None`` or a dict.
     """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int) or n_episodes < 1:
         raise ValueError(f"n_episodes={n_episodes!r} is invalid: need an int >= 1")
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"options={options!r} is invalid: need None or a dict of reset options")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(f"seed={seed!r} is invalid: need an int >= 0 or None")
     par: Any = env if _is_parallel_env(env) else env()
     is_model = hasattr(policy, "predict")
     with_masks = is_model and "action_masks" in inspect.signature(policy.predict).parameters

@@ -1023,14 +1023,21 @@ class MultiAgentAlgorithm(abc.ABC):
         kwargs = {**hp, **overrides}
         try:
             model = target(venv, device=device, _init_setup_model=False, **kwargs)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ModelFileError(
                 f"{where}: {target.__name__} does not accept the saved hyperparameters ({exc}); "
                 "the file was written by another version or was edited"
             ) from exc
         if venv is None:
             spec.apply(model)
-        model._setup_model()
+        try:
+            model._setup_model()
+        except (MemoryError, RuntimeError, ValueError, TypeError, OverflowError) as exc:
+            # e.g. edited sizes describing a network larger than memory
+            raise ModelFileError(
+                f"{where}: the network its hyperparameters and spaces describe cannot be built "
+                f"({type(exc).__name__}: {str(exc)[:200]}); the file was edited or damaged"
+            ) from exc
         params = model._decode_modules(meta, arrays, where)
         for name, module in model._modules().items():
             module.load_state_dict(params[name])
@@ -1057,7 +1064,7 @@ class MultiAgentAlgorithm(abc.ABC):
             model._episode_num = int(meta.get("episode_num", 0))
             model._last_dump_episode = model._episode_num
             model._set_extra_state(meta.get("extra_state") or {})
-        except (TypeError, ValueError, KeyError) as exc:
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
             raise ModelFileError(f"{where}: malformed training state in meta.json ({exc})") from exc
         return model  # type: ignore[return-value]
 
@@ -1132,10 +1139,15 @@ class _SavedSpaces:
             num_agents = int(meta["num_agents"])
             if n < 1 or num_agents < 1:
                 raise ValueError(f"action count {n} and agent count {num_agents} must be >= 1")
-            agents = [str(a) for a in meta.get("possible_agents") or []]
-            if len(agents) != num_agents:
-                agents = [f"agent_{i}" for i in range(num_agents)]
-        except (KeyError, TypeError, ValueError) as exc:
+            agents = meta.get("possible_agents")
+            # (checked before anything is sized by num_agents: an edited count cannot make the
+            # loader allocate more than the file's own JSON holds)
+            if not isinstance(agents, list) or len(agents) != num_agents:
+                raise ValueError(
+                    f"possible_agents {str(agents)[:80]} does not name the {num_agents} agents"
+                )
+            agents = [str(a) for a in agents]
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ModelFileError(f"{where}: the saved spaces are malformed ({exc})") from exc
         task_set = None
         if meta.get("task_set") is not None:

@@ -12,7 +12,9 @@ Layout of a model file (format version 1)::
 Every array is written with ``numpy.save(allow_pickle=False)`` semantics and read with
 ``numpy.lib.format.read_array(allow_pickle=False)``: an object array, which is how a pickle
 payload would hide in a ``.npy`` file, is refused before anything is unpickled. JSON is parsed
-with the standard ``json`` module. Members are read whole, so zip CRCs catch flipped bytes. Files
+with the standard ``json`` module. Members are read whole, so zip CRCs catch flipped bytes; the
+index records each array member's CRC, so members swapped or renamed into each other's places are
+refused too, as are members stored twice. Files
 are written to a temporary file and renamed (:func:`~mt_agents.common.utils.atomic_write`).
 """
 
@@ -102,9 +104,15 @@ def _tensor_to_array(t: torch.Tensor) -> tuple[np.ndarray, str]:
 
 
 def _array_to_tensor(arr: np.ndarray, torch_dtype: str) -> torch.Tensor:
-    t = torch.from_numpy(np.array(arr, copy=True))
-    if torch_dtype in _TORCH_ONLY:
-        t = t.view(getattr(torch, torch_dtype))
+    try:
+        t = torch.from_numpy(np.array(arr, copy=True))
+        if torch_dtype in _TORCH_ONLY:
+            t = t.view(getattr(torch, torch_dtype))
+    except (RuntimeError, TypeError, ValueError) as exc:  # e.g. a bfloat16 view of int8 data
+        raise ModelFileError(
+            f"an array of {arr.dtype} {list(arr.shape)} cannot be a {torch_dtype} tensor ({exc}): "
+            "the file is corrupt or was edited"
+        ) from exc
     return t
 
 
@@ -174,10 +182,14 @@ def decode_state_dict(
             )
     out: dict[str, torch.Tensor] = {}
     for key, entry in index.items():
-        if not isinstance(entry, Mapping) or not {"member", "torch_dtype", "shape"} <= set(entry):
+        if (
+            not isinstance(entry, Mapping)
+            or not {"member", "torch_dtype", "shape"} <= set(entry)
+            or not isinstance(entry["shape"], list)
+        ):
             raise ModelFileError(f"{what}: index entry {key!r} in meta.json is malformed")
         member = entry["member"]
-        if member not in arrays:
+        if not isinstance(member, str) or member not in arrays:
             raise ModelFileError(f"{what}: tensor {key!r} (member {member!r}) is missing")
         tensor = _array_to_tensor(arrays[member], str(entry["torch_dtype"]))
         if list(tensor.shape) != list(entry["shape"]):
@@ -288,6 +300,12 @@ def decode_optimizer_state(
                 v = _unjson(v)
                 group[k] = tuple(v) if isinstance(cur.get(k), tuple) else v
             new_groups.append(group)
+        kinds = {frozenset(p) for p in saved_state.values()}
+        if len(kinds) > 1:  # an optimizer keeps the same entries for every parameter it stepped
+            raise ModelFileError(
+                f"{what}: the parameters hold different state entries "
+                f"{sorted(sorted(k) for k in kinds)}: the file was edited or damaged"
+            )
         state: dict[int, dict[str, Any]] = {}
         for pid_s, pstate in saved_state.items():
             pid = int(pid_s)
@@ -355,8 +373,14 @@ def write_model_file(
         arr = np.asarray(arrays[name])
         if arr.dtype.kind not in _DTYPE_KINDS:
             raise TypeError(f"array {name!r} has dtype {arr.dtype}: only numbers can be saved")
-        index[name] = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
         blobs[name] = _npy_bytes(arr)
+        # The CRC of the member's bytes ties each array to its name: zip CRCs catch damaged
+        # bytes, this catches members swapped or renamed into each other's places.
+        index[name] = {
+            "dtype": arr.dtype.str,
+            "shape": list(arr.shape),
+            "crc32": zlib.crc32(blobs[name]),
+        }
     full_meta = dict(meta)
     full_meta["arrays"] = index
     meta_bytes = json.dumps(full_meta, indent=1, sort_keys=True, allow_nan=False).encode()
@@ -428,6 +452,14 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         raise ModelFileError(f"{where} is a damaged zip archive ({exc})") from exc
     with zf:
         infos = {i.filename: i for i in zf.infolist()}
+        if len(infos) != len(zf.infolist()):
+            names = [i.filename for i in zf.infolist()]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ModelFileError(
+                f"{where} holds members {twice[:5]} more than once: mt_agents never writes "
+                "them (readers would disagree on which copy counts); the file was edited or "
+                "damaged"
+            )
         if META not in infos:
             raise ModelFileError(
                 f"{where} has no meta.json: it is not an mt_agents model (an SB3 model or a "
@@ -437,8 +469,8 @@ def read_model_file(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
             raise ModelFileError(f"{where}: meta.json is implausibly large")
         try:
             meta = json.loads(_read_member(zf, infos[META], where).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelFileError(f"{where}: meta.json is not valid JSON ({exc})") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ModelFileError(f"{where}: meta.json is not valid JSON ({exc!r})") from exc
         _check_header(meta, where)
         index = meta.get("arrays")
         if not isinstance(index, dict):
@@ -509,5 +541,11 @@ def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, entry: Any, where: s
         raise ModelFileError(
             f"{where}: member {name!r} is {arr.dtype} {list(arr.shape)}, meta.json says "
             f"{dtype} {list(shape)}: the file is corrupt or was edited"
+        )
+    crc = entry.get("crc32") if isinstance(entry, dict) else None
+    if crc is not None and crc != info.CRC:  # files written before CRCs were indexed have none
+        raise ModelFileError(
+            f"{where}: member {name!r} does not hold the data meta.json indexes under that name "
+            "(members swapped, renamed or replaced): the file was edited or damaged"
         )
     return arr

@@ -133,6 +133,15 @@ class PipelineConfig:
             )
         for name in ("specialist_kwargs", "distill_kwargs", "multi_kwargs"):
             object.__setattr__(self, name, dict(getattr(self, name)))
+        for name in ("env_id", "task_set", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(
+                    f"PipelineConfig {name}={getattr(self, name)!r} is invalid: need a str"
+                )
+        if not isinstance(self.multi_hdrqn, bool):
+            raise ValueError(
+                f"PipelineConfig multi_hdrqn={self.multi_hdrqn!r} is invalid: need True or False"
+            )
         for name, low in (
             ("distill_timesteps", 0),
             ("num_envs", 1),
@@ -311,14 +320,20 @@ class _RunState:
                 )
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
+                if not isinstance(data, dict) or data.get("format") != _FORMAT:
+                    raise PipelineError(f"{path} is not a pipeline run file")
                 saved = PipelineConfig.from_dict(data["config"])
+                saved.specialist_steps(len(saved.task_set_obj()))  # the saved settings are valid
                 phases = dict(data["phases"])
-            except (OSError, ValueError, KeyError, TypeError) as exc:
+                bad = sorted(str(k) for k, v in phases.items() if not isinstance(v, dict))
+                if bad:
+                    raise ValueError(f"the records of phases {bad} are not objects")
+            except PipelineError:
+                raise
+            except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
                 raise PipelineError(
-                    f"{path} is unreadable ({exc}): the run folder is damaged"
+                    f"{path} is unreadable ({exc!r}): the run folder is damaged"
                 ) from exc
-            if data.get("format") != _FORMAT:
-                raise PipelineError(f"{path} is not a pipeline run file")
             if config is not None and config.to_dict() != saved.to_dict():
                 changed = sorted(
                     k for k, v in config.to_dict().items() if saved.to_dict().get(k) != v
@@ -356,11 +371,11 @@ class _RunState:
     def done(self, phase: str, key: str | None = None) -> bool:
         entry = self.phases.get(phase)
         if key is not None:
-            entry = (entry or {}).get(key)
-        if not isinstance(entry, dict) or not entry.get("done"):
-            return False
+            entry = entry.get(key) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or entry.get("done") is not True:
+            return False  # (a damaged record: the phase runs again)
         model = entry.get("model")
-        return model is None or (self.out_dir / model).is_file()
+        return model is None or (isinstance(model, str) and (self.out_dir / model).is_file())
 
 
 # -- learning curves -----------------------------------------------------------------------------
@@ -942,8 +957,21 @@ def run_pipeline(
                     state.phases.pop(later, None)
             ran += new
         elif phase == "report" and state.done(phase) and (out / "report.json").is_file():
-            report, table, files = runner.load_report()
-            say(f"[report] done before: {out / 'report.md'}")
+            try:
+                report, table, files = runner.load_report()
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                TypeError,
+                AttributeError,
+                RecursionError,
+            ) as exc:
+                say(f"[report] report.json is damaged ({exc!r}): writing it again")
+                report, table, files = runner.report()
+                ran.append(phase)
+            else:
+                say(f"[report] done before: {out / 'report.md'}")
             return PipelineResult(out, report, table, files, ran)
         elif state.done(phase) and phase != "report":
             say(f"[{phase}] done before, kept")

@@ -12,6 +12,7 @@ from pettingzoo import ParallelEnv
 from mt_envs.capture.core import SingleCore, TaskTable
 from mt_envs.capture.task import N_ACTIONS, CaptureTask
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler
+from mt_envs.utils import check_action_dict, check_options, check_seed
 
 RENDER_MODES = ("human", "rgb_array", "ansi")
 
@@ -79,11 +80,11 @@ class CaptureEnv(ParallelEnv):
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode={render_mode!r} is invalid: use None or {RENDER_MODES}")
         self.render_mode = render_mode
+        self.seed_task = check_seed(seed_task, "seed_task")
+        self.sampler = make_sampler(sampler, len(self.task_set), self.seed_task)
         self.table = TaskTable(self.task_set)
         self.core = SingleCore(self.table, obs_encoding)
         self.obs_encoding = obs_encoding
-        self.seed_task = seed_task
-        self.sampler = make_sampler(sampler, len(self.task_set), seed_task)
         self.possible_agents = [f"agent_{i}" for i in range(self.table.n_agents_max)]
         self.agents: list[str] = []
         obs_space = gymnasium.spaces.Box(0.0, 1.0, (self.core.obs_dim,), np.float32)
@@ -130,6 +131,8 @@ class CaptureEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        seed = check_seed(seed)
+        check_options(options)
         if seed is not None:
             dyn, task_seq = np.random.SeedSequence(seed).spawn(2)
             self.core.seed(dyn)
@@ -166,6 +169,8 @@ class CaptureEnv(ParallelEnv):
             raise RuntimeError(
                 "step() called on a finished episode (or before reset()): call reset() first"
             )
+        if type(actions) is not dict:
+            check_action_dict(actions, self.agents)
         acts = []
         for agent in self.agents:
             if agent not in actions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from mt_envs.tasks import Task, register_task_family
@@ -118,6 +119,8 @@ class CaptureTask(Task):
         if asg is None:
             asg = (0,) * n if self.n_targets == 1 else tuple(range(n))
         try:
+            if isinstance(asg, (str, bytes, Mapping, set, frozenset)):
+                raise TypeError  # not an ordered sequence of target indices
             asg = tuple(asg)
         except TypeError:
             raise ValueError(

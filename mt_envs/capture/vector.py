@@ -11,6 +11,7 @@ from mt_envs.capture.core import BatchCore, TaskTable
 from mt_envs.capture.env import CaptureEnv, MAMTEnv, MASTEnv
 from mt_envs.capture.task import N_ACTIONS, STAY
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler
+from mt_envs.utils import check_options, check_seed
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 _VARIANTS: dict[str, type[CaptureEnv]] = {"mast": MASTEnv, "mamt": MAMTEnv, "any": CaptureEnv}
@@ -66,9 +67,9 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
         )
         self.single_action_space = gymnasium.spaces.Discrete(N_ACTIONS)
         self.state_space = gymnasium.spaces.Box(0.0, 1.0, (self.core.state_dim,), np.float32)
-        self.seed_task = seed_task
-        self.sampler = make_sampler(sampler, len(self.task_set), seed_task)
-        self._default_seed = seed
+        self.seed_task = check_seed(seed_task, "seed_task")
+        self.sampler = make_sampler(sampler, len(self.task_set), self.seed_task)
+        self._default_seed = check_seed(seed)
         mask = np.zeros((len(self.task_set), self.num_agents, N_ACTIONS), dtype=bool)
         mask[self.table.live] = True
         mask[~self.table.live, STAY] = True
@@ -93,6 +94,8 @@ class CaptureVectorEnv(MultiAgentVectorEnv):
             options: ``{"task": id_or_task}`` puts every environment in that task, or
                 ``{"task": ids}`` with one id per environment.
         """
+        seed = check_seed(seed)
+        check_options(options)
         if seed is None and self._needs_reset:
             seed = self._default_seed
         if seed is not None:

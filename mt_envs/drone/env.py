@@ -23,6 +23,7 @@ from mt_envs.drone.core import (
 from mt_envs.drone.raycast import Camera
 from mt_envs.drone.world import World
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler
+from mt_envs.utils import check_action_dict, check_options, check_seed
 
 RENDER_MODES = ("human", "rgb_array")
 DEFAULT_TASKS = "drone-4maps"
@@ -152,10 +153,11 @@ class DroneNavEnv(ParallelEnv):
             centre_window,
         )
         self.task_set = TaskSet.coerce(DEFAULT_TASKS if tasks is None else tasks)
+        # Cheap argument checks before the tables are built.
+        self.seed_task = check_seed(seed_task, "seed_task")
+        self.sampler = make_sampler(sampler, len(self.task_set), self.seed_task)
         self.table = DroneTable(self.task_set, self.config, n)
         self.core = DroneCore(self.table, 1, n, self.team)
-        self.seed_task = seed_task
-        self.sampler = make_sampler(sampler, len(self.task_set), seed_task)
         self.possible_agents = [f"drone_{k}" for k in range(self.core.B)]
         self._slot = {a: k for k, a in enumerate(self.possible_agents)}
         self.agents: list[str] = []
@@ -255,6 +257,8 @@ class DroneNavEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+        seed = check_seed(seed)
+        check_options(options)
         if seed is not None:
             dyn, task_seq = np.random.SeedSequence(seed).spawn(2)
             self.core.seed(dyn)
@@ -300,6 +304,8 @@ class DroneNavEnv(ParallelEnv):
                 "step() called on a finished episode (or before reset()): call reset() first"
             )
         live = self.agents
+        if type(actions) is not dict:
+            check_action_dict(actions, live)
         angles, slot = self._angles, self._slot
         continuous = self.config.continuous_actions
         for agent in live:

@@ -12,6 +12,7 @@ import numpy as np
 from mt_envs.drone.core import ACTION_TABLE, N_ACTIONS, DroneCore, DroneTable
 from mt_envs.drone.env import DEFAULT_TASKS, build_config, check_mode_and_drones
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler
+from mt_envs.utils import check_options, check_seed
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 
@@ -76,6 +77,10 @@ class DroneVectorEnv(MultiAgentVectorEnv):
         self.n_drones = n
         self.config = build_config(**kwargs)
         self.task_set: TaskSet = TaskSet.coerce(DEFAULT_TASKS if tasks is None else tasks)
+        # Cheap argument checks before the tables are built.
+        self.seed_task = check_seed(seed_task, "seed_task")
+        self.sampler = make_sampler(sampler, len(self.task_set), self.seed_task)
+        self._default_seed = check_seed(seed)
         self.table = DroneTable(self.task_set, self.config, n)
         self.core = DroneCore(self.table, int(num_envs), n, self.team)
         self.metadata = {"name": "drone_nav_v0", "autoreset_mode": "same-step"}
@@ -91,9 +96,6 @@ class DroneVectorEnv(MultiAgentVectorEnv):
             else gymnasium.spaces.Discrete(N_ACTIONS)
         )
         self.state_space = gymnasium.spaces.Box(-1.0, 1.0, (self.core.state_dim,), dtype=np.float32)
-        self.seed_task = seed_task
-        self.sampler = make_sampler(sampler, len(self.task_set), seed_task)
-        self._default_seed = seed
         self._mask_live = readonly(np.ones((self.num_envs, self.num_agents, N_ACTIONS), dtype=bool))
         self._init_episode_stats()
         self._needs_reset = True
@@ -129,6 +131,8 @@ class DroneVectorEnv(MultiAgentVectorEnv):
         Raises:
             ValueError: ``options["task"]`` in team mode or an invalid task.
         """
+        seed = check_seed(seed)
+        check_options(options)
         if seed is None and self._needs_reset:
             seed = self._default_seed
         if seed is not None:

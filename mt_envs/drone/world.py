@@ -710,12 +710,23 @@ def load_map(name: str) -> World:
 
     Raises:
         KeyError: Unknown map name (the message lists close matches).
-        ValueError: The map fails validation (the message names the element at fault).
+        ValueError: The map fails validation (the message names the element at fault), or a
+            ``.json`` file cannot be read or parsed.
     """
     if not isinstance(name, str):
         raise TypeError(f"map names are strings, got {name!r}")
     if name.endswith(".json"):
-        world = world_from_dict(json.loads(Path(name).read_text()))
+        try:
+            text = Path(name).read_text()
+        except OSError as err:
+            raise ValueError(f"cannot read the drone map file {name!r}: {err}") from None
+        try:
+            world = world_from_dict(json.loads(text))
+        except (TypeError, KeyError, IndexError, AttributeError, RecursionError) as err:
+            # a damaged or hand-edited file: a field of the wrong type or shape
+            raise ValueError(
+                f"the drone map file {name!r} is malformed ({type(err).__name__}: {err})"
+            ) from err
     elif name in _USER_MAPS:
         return _USER_MAPS[name]
     else:

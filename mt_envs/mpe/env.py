@@ -13,6 +13,7 @@ from pettingzoo import ParallelEnv
 from mt_envs.capture.env import check_action
 from mt_envs.mpe.scripted import OpponentPolicy, make_opponent
 from mt_envs.mpe.task import GAMES, MPETask
+from mt_envs.utils import check_action_dict, check_options, check_seed
 
 RENDER_MODES = ("human", "rgb_array")
 
@@ -164,6 +165,8 @@ class GoodTeamEnv(ParallelEnv):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         # options are ignored (one task per env; PettingZoo's api_test passes arbitrary ones).
+        seed = check_seed(seed)
+        check_options(options)
         raw = self._raw
         raw.reset(seed=seed)
         if seed is not None:
@@ -191,6 +194,8 @@ class GoodTeamEnv(ParallelEnv):
             raise RuntimeError(
                 "step() called on a finished episode (or before reset()): call reset() first"
             )
+        if type(actions) is not dict:
+            check_action_dict(actions, self.agents)
         acts: dict[str, int] = {}
         for agent in self.agents:
             if agent not in actions:

@@ -21,6 +21,7 @@ its task's horizon is reached (truncated). The env episode ends when no agent is
 from __future__ import annotations
 
 import collections
+import copy
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -33,6 +34,7 @@ from mt_envs.capture.env import check_action
 from mt_envs.tabular.core import CompiledTables, SingleCore
 from mt_envs.tabular.model import TabularModel
 from mt_envs.tasks import Task, TaskSampler, TaskSet, make_sampler
+from mt_envs.utils import check_action_dict, check_options, check_seed
 
 RENDER_MODES = ("human", "rgb_array", "ansi")
 MODES = ("team", "sampled")
@@ -230,25 +232,12 @@ class TabularEnv(ParallelEnv):
                     f"{self.metadata['name']} takes {self.task_class.__name__} tasks"
                 )
         self._obs_space = self._agent_observation_space()
-        key = self._table_key()
-        self.tables: tuple[TabularTaskTables, ...] = tuple(
-            _cached(_TABLES, (type(self), key, t), lambda t=t: self._checked_tables(t))
-            for t in self.task_set
-        )
-        self._check_compatible()
-        self.compiled: CompiledTables = _cached(
-            _COMPILED, (type(self), key, self.task_set.tasks), self._compile
-        )
-        self.models: tuple[TabularModel, ...] = tuple(t.model for t in self.tables)
-        self.obs_indices: tuple[np.ndarray, ...] = tuple(
-            self.compiled.obs_index[o : o + m.n_states]
-            for o, m in zip(self.compiled.offset.tolist(), self.models, strict=True)
-        )
+        self._build_tables()
         self.team = mode == "team"
         self.core = SingleCore(self.compiled, self.team)
         self.n_group = self.compiled.n
-        self.seed_task = seed_task
-        self.sampler = make_sampler(sampler, len(self.task_set), seed_task)
+        self.seed_task = check_seed(seed_task, "seed_task")
+        self.sampler = make_sampler(sampler, len(self.task_set), self.seed_task)
         n_slots = self.core.N
         self.possible_agents = [f"agent_{k}" for k in range(n_slots)]
         self._slot = {a: k for k, a in enumerate(self.possible_agents)}
@@ -359,6 +348,24 @@ class TabularEnv(ParallelEnv):
         raise NotImplementedError
 
     # -- building ------------------------------------------------------------------------------
+    def _build_tables(self) -> None:
+        """Set ``tables``, ``compiled``, ``models`` and ``obs_indices`` from the task set and the
+        family keywords (through the module caches), checking that the tasks agree."""
+        key = self._table_key()
+        self.tables: tuple[TabularTaskTables, ...] = tuple(
+            _cached(_TABLES, (type(self), key, t), lambda t=t: self._checked_tables(t))
+            for t in self.task_set
+        )
+        self._check_compatible()
+        self.compiled: CompiledTables = _cached(
+            _COMPILED, (type(self), key, self.task_set.tasks), self._compile
+        )
+        self.models: tuple[TabularModel, ...] = tuple(t.model for t in self.tables)
+        self.obs_indices: tuple[np.ndarray, ...] = tuple(
+            self.compiled.obs_index[o : o + m.n_states]
+            for o, m in zip(self.compiled.offset.tolist(), self.models, strict=True)
+        )
+
     def _checked_tables(self, task: Task) -> TabularTaskTables:
         tables = self.build_tables(task)
         if not isinstance(tables, TabularTaskTables):
@@ -413,6 +420,8 @@ class TabularEnv(ParallelEnv):
     def reset(
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        seed = check_seed(seed)
+        check_options(options)
         if seed is not None:
             dyn, task_seq = np.random.SeedSequence(seed).spawn(2)
             self.core.seed(dyn)
@@ -477,6 +486,8 @@ class TabularEnv(ParallelEnv):
             )
         acts, slot, n_act = self._acts, self._slot, self.compiled.n_act
         live = self.agents
+        if type(actions) is not dict:
+            check_action_dict(actions, live)
         for agent in live:
             try:
                 a = actions[agent]
@@ -588,7 +599,20 @@ class TabularEnv(ParallelEnv):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_renderer"] = None  # a pygame window cannot be pickled; reopened on demand
+        # The tables are a function of the task set and the family keywords (read-only values
+        # shared through the module caches). Pickled, they weighed 65 MB for the corridor's five
+        # tasks, so they are left out and rebuilt (or found in the caches) on unpickling.
+        for name in ("tables", "compiled", "models", "obs_indices"):
+            del state[name]
+        core = copy.copy(self.core)
+        core.tables = None  # type: ignore[assignment]  # restored by __setstate__
+        state["core"] = core
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._build_tables()
+        self.core.tables = self.compiled
 
 
 def _inside(obs: np.ndarray, space: gymnasium.spaces.Space) -> bool:

@@ -15,6 +15,7 @@ import numpy as np
 
 from mt_envs.tabular.env import RENDER_MODES, TabularEnv
 from mt_envs.tasks import Task
+from mt_envs.utils import check_options, check_seed
 
 #: Gymnasium ids and their entry points (the family shims' ``gym_env``).
 GYM_IDS: dict[str, str] = {
@@ -91,7 +92,8 @@ class TabularGymEnv(gymnasium.Env):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        super().reset(seed=seed)
+        check_options(options)
+        super().reset(seed=check_seed(seed))
         task = options.get("task") if options else None
         chosen = self.task_id if task is None else self._resolve(task)
         obs, infos = self.env.reset(seed=seed, options={"task": chosen})

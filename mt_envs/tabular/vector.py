@@ -10,6 +10,7 @@ import numpy as np
 
 from mt_envs.tabular.core import BatchCore
 from mt_envs.tabular.env import TabularEnv, _space_bounds
+from mt_envs.utils import check_options, check_seed
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 
@@ -86,7 +87,7 @@ class TabularVectorEnv(MultiAgentVectorEnv):
         )
         self.seed_task = seed_task
         self.sampler = template.sampler
-        self._default_seed = seed
+        self._default_seed = check_seed(seed)
         n_act = self.compiled.n_act
         self._mask_live = readonly(np.ones((self.num_envs, self.num_agents, n_act), dtype=bool))
         self._init_episode_stats()
@@ -136,6 +137,8 @@ class TabularVectorEnv(MultiAgentVectorEnv):
         Raises:
             ValueError: ``options["task"]`` in team mode or an invalid task.
         """
+        seed = check_seed(seed)
+        check_options(options)
         if seed is None and self._needs_reset:
             seed = self._default_seed
         if seed is not None:

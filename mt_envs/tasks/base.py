@@ -72,7 +72,14 @@ class Task:
 
     @classmethod
     def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-        """Rebuild a task of this class from :meth:`to_dict` output (validation runs again)."""
+        """Rebuild a task of this class from :meth:`to_dict` output (validation runs again).
+
+        Raises:
+            TypeError: ``data`` is not a dict, or a required field is missing.
+            ValueError: ``data`` is of another family, has unknown fields or invalid values.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a task dict must be a mapping of field names to values, got {data!r}")
         data = dict(data)
         family = data.pop("family", cls.family)
         if family != cls.family:
@@ -90,9 +97,16 @@ class Task:
 
 
 def task_from_dict(data: Mapping[str, Any]) -> Task:
-    """Rebuild a task of any registered family from :meth:`Task.to_dict` output."""
+    """Rebuild a task of any registered family from :meth:`Task.to_dict` output.
+
+    Raises:
+        KeyError: An unknown family (:class:`~mt_envs.utils.UnknownNameError`).
+        TypeError, ValueError: See :meth:`Task.from_dict`.
+    """
+    if not isinstance(data, Mapping):
+        raise TypeError(f"a task dict must be a mapping of field names to values, got {data!r}")
     family = data.get("family")
-    if family not in _FAMILIES:
+    if not isinstance(family, str) or family not in _FAMILIES:
         raise unknown_name_error("task family", family, _FAMILIES)
     return _FAMILIES[family].from_dict(data)
 

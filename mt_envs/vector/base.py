@@ -37,6 +37,7 @@ import gymnasium
 import numpy as np
 
 from mt_envs.tasks import Task, TaskSampler, TaskSet
+from mt_envs.utils import check_options
 
 VecStep = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]
 
@@ -72,7 +73,13 @@ class MultiAgentVectorEnv:
     def _check_actions(self, actions: Any, agent_mask: np.ndarray) -> np.ndarray:
         """Validate a batched action array; raise ``ValueError`` saying what was expected."""
         b, n, a = self.num_envs, self.num_agents, int(self.single_action_space.n)
-        arr = np.asarray(actions)
+        try:
+            arr = np.asarray(actions)
+        except (ValueError, TypeError):  # ragged nested lists
+            raise ValueError(
+                f"actions {actions!r} do not form an array: expected an int array of shape "
+                f"(num_envs, num_agents) = ({b}, {n})"
+            ) from None
         if arr.shape != (b, n):
             raise ValueError(
                 f"actions have shape {arr.shape}: expected an int array of shape "
@@ -100,6 +107,7 @@ class MultiAgentVectorEnv:
         for all envs (an id, a task of the set or a task name, see
         :meth:`~mt_envs.tasks.TaskSet.task_id`) or ``num_envs`` ids; without it, the sampler's
         draws. Other option keys are ignored, as PettingZoo's api_test requires."""
+        check_options(options)
         task = None if not options else options.get("task")
         if task is None:
             return self.sampler.sample(self.num_envs)

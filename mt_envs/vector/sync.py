@@ -9,6 +9,7 @@ import gymnasium
 import numpy as np
 from pettingzoo import ParallelEnv
 
+from mt_envs.utils import check_options, check_seed
 from mt_envs.vector.base import MultiAgentVectorEnv, VecStep, readonly
 
 
@@ -62,10 +63,18 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         num_envs: int | None = None,
         seed: int | None = None,
     ) -> None:
+        seed = check_seed(seed)  # before any env is built
+        if num_envs is not None and (
+            isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer))
+        ):
+            raise ValueError(f"num_envs={num_envs!r} is invalid: need an int >= 1")
         if callable(env_fns):
             if num_envs is None or num_envs < 1:
-                raise ValueError("give num_envs >= 1 with a single env factory")
-            env_fns = [env_fns] * num_envs
+                raise ValueError(
+                    f"num_envs={num_envs!r} is invalid: give num_envs >= 1 with a single env "
+                    "factory"
+                )
+            env_fns = [env_fns] * int(num_envs)
         elif num_envs is not None and num_envs != len(env_fns):
             raise ValueError(f"num_envs={num_envs} but {len(env_fns)} factories were given")
         if not env_fns:
@@ -163,6 +172,8 @@ class SyncVectorEnv(MultiAgentVectorEnv):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every copy; with ``seed``, copy ``b`` gets ``seed + b``."""
+        seed = check_seed(seed)
+        check_options(options)
         if seed is None and self._needs_reset:
             seed = self._default_seed
         for b, env in enumerate(self.envs):
