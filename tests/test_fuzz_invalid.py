@@ -1013,7 +1013,12 @@ FAMILY_KWARGS: dict[
                 st.tuples(st.integers(max_value=0), st.integers(1, 4)),
                 st.tuples(st.integers(1, 8), st.integers(min_value=33)),
                 st.tuples(st.integers(1, 2)),
-                NOT_NUMBER.filter(lambda v: v is not None),
+                # A list [rows, cols] of positive ints is a valid window: leave those out.
+                NOT_NUMBER.filter(
+                    lambda v: (
+                        v is not None and not (isinstance(v, list) and len(v) == 2 and min(v) >= 1)
+                    )
+                ),
             ),
             (ValueError,),
             ("centre_window",),

@@ -95,7 +95,9 @@ class CompiledTables:
         alive: ``bool [n_total, n]``.
         obs: ``[n_total, n, ...]`` per-agent observation (the ParallelEnv's).
         obs_index: ``int64 [n_total, n]`` tabular observation index.
-        vec_obs: ``float32 [n_total, n, D]`` per-agent observation of the vector API.
+        vec_obs: ``float32 [n_total, n, D]`` per-agent observation of the vector API, or
+            ``None`` when it was not built (the envs leave it to the batched env, which builds it
+            on demand: a one-hot table of a 256 x 256 GridWorld would take 16 GiB).
         state_part: ``float32 [n_total, n * d]`` a group's slice of the global state.
         horizon: ``int64 [T]``.
         start_states: ``int64 [T, k0]`` global start states (padded by repetition).
@@ -119,7 +121,7 @@ class CompiledTables:
     alive: np.ndarray
     obs: np.ndarray
     obs_index: np.ndarray
-    vec_obs: np.ndarray
+    vec_obs: np.ndarray | None
     state_part: np.ndarray
     horizon: np.ndarray
     start_states: np.ndarray
@@ -130,7 +132,7 @@ class CompiledTables:
         cls,
         tables: Sequence[Any],
         obs_index: Sequence[np.ndarray],
-        vec_obs: Sequence[np.ndarray],
+        vec_obs: Sequence[np.ndarray] | None,
         state_part: Sequence[np.ndarray],
     ) -> CompiledTables:
         """Concatenate per-task :class:`~mt_envs.tabular.TabularTaskTables`.
@@ -138,7 +140,7 @@ class CompiledTables:
         Args:
             tables: One ``TabularTaskTables`` per task (same ``n`` and action shape).
             obs_index: Per task ``int64 [S, n]`` observation indices.
-            vec_obs: Per task ``float32 [S, n, D]`` vector observations.
+            vec_obs: Per task ``float32 [S, n, D]`` vector observations, or ``None``.
             state_part: Per task ``float32 [S, n * d]`` global-state slices.
         """
         models = [t.model for t in tables]
@@ -195,7 +197,7 @@ class CompiledTables:
             alive=np.concatenate([t.alive for t in tables]),
             obs=np.concatenate([t.obs for t in tables]),
             obs_index=np.concatenate(list(obs_index)).astype(np.int64),
-            vec_obs=np.concatenate(list(vec_obs)).astype(np.float32),
+            vec_obs=None if vec_obs is None else np.concatenate(list(vec_obs)).astype(np.float32),
             state_part=np.concatenate(list(state_part)).astype(np.float32),
             horizon=np.array([t.horizon for t in tables], dtype=np.int64),
             start_states=np.stack(starts).astype(np.int64),
@@ -219,9 +221,18 @@ class BatchCore:
         num_envs: ``B``.
         team: Team mode (``G = T`` groups, group ``g`` plays task ``g``), else sampled mode
             (``G = 1``).
+        vec_obs: The vector observation table ``[n_total, n, D]`` (the family env's
+            :meth:`~mt_envs.tabular.TabularEnv.vector_table`) when ``tables`` has none; needed
+            only by :meth:`vec_obs`.
     """
 
-    def __init__(self, tables: CompiledTables, num_envs: int, team: bool) -> None:
+    def __init__(
+        self,
+        tables: CompiledTables,
+        num_envs: int,
+        team: bool,
+        vec_obs: np.ndarray | None = None,
+    ) -> None:
         self.tables = tables
         self.B = int(num_envs)
         self.team = team
@@ -238,11 +249,15 @@ class BatchCore:
         self.horizon = np.take(tables.horizon, self.group_task)
         self.active = np.zeros((b, self.N), dtype=bool)
         self._strides = np.array(tables.strides, dtype=np.int64)
-        d = tables.vec_obs.shape[2]
-        self._vec_rows = np.concatenate(
-            [tables.vec_obs.reshape(-1, d), np.zeros((1, d), dtype=np.float32)]
-        )
-        self._zero_row = self._vec_rows.shape[0] - 1
+        table = tables.vec_obs if vec_obs is None else vec_obs
+        self._vec_rows: np.ndarray | None = None
+        self._zero_row = 0
+        if table is not None:
+            d = table.shape[2]
+            self._vec_rows = np.concatenate(
+                [table.reshape(-1, d), np.zeros((1, d), dtype=np.float32)]
+            )
+            self._zero_row = self._vec_rows.shape[0] - 1
         self._agent_offsets = np.arange(tables.n, dtype=np.int64)
 
     def seed(self, seed: int | np.random.SeedSequence | None) -> None:
@@ -317,6 +332,11 @@ class BatchCore:
         # zeros, read by masked slots (one gather, no multiply).
         rows = (states[:, :, None] * n + self._agent_offsets).reshape(states.shape[0], self.N)
         rows = np.where(mask, rows, self._zero_row)
+        if self._vec_rows is None:
+            raise RuntimeError(
+                "this BatchCore has no vector observation table: build it with "
+                "vec_obs=env.vector_table() (TabularVectorEnv does)"
+            )
         return np.take(self._vec_rows, rows, axis=0)
 
     def state(self, env_ids: np.ndarray | slice = slice(None)) -> np.ndarray:

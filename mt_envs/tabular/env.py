@@ -393,14 +393,24 @@ class TabularEnv(ParallelEnv):
                 )
 
     def _compile(self) -> CompiledTables:
-        obs_index, vec_obs, state_part = [], [], []
+        # The vector observations are left to the batched env (vector_table): a one-hot table
+        # has n_states * rows * cols entries, 16 GiB for one 256 x 256 GridWorld task.
+        obs_index, state_part = [], []
         for t in self.tables:
             s, n = t.obs.shape[:2]
             flat = t.obs.reshape(s * n, *t.obs.shape[2:])
             obs_index.append(self.state_indices(flat).reshape(s, n))
-            vec_obs.append(self.vector_observation(flat).reshape(s, n, -1))
             state_part.append(flat.reshape(s, -1).astype(np.float32))
-        return CompiledTables.build(self.tables, obs_index, vec_obs, state_part)
+        return CompiledTables.build(self.tables, obs_index, None, state_part)
+
+    def vector_table(self) -> np.ndarray:
+        """Every agent's vector-API observation (:meth:`vector_observation`) in every state of
+        the compiled task set, ``float32 [n_total, n, D]``: the lookup table of the batched env,
+        built on demand (for one-hot observations it has ``n_total * D`` entries)."""
+        obs = self.compiled.obs
+        s, n = obs.shape[:2]
+        flat = obs.reshape(s * n, *obs.shape[2:])
+        return self.vector_observation(flat).reshape(s, n, -1).astype(np.float32)
 
     def _set_group_tasks(self) -> None:
         """Per agent slot: task id and task (team: fixed; sampled: the episode's task)."""

@@ -75,7 +75,9 @@ class TabularVectorEnv(MultiAgentVectorEnv):
         self.team = template.team
         self.metadata = {"name": template.metadata["name"], "autoreset_mode": "same-step"}
         self.compiled = template.compiled
-        self.core = BatchCore(self.compiled, int(num_envs), self.team)
+        self.core = BatchCore(
+            self.compiled, int(num_envs), self.team, vec_obs=template.vector_table()
+        )
         self.num_envs = int(num_envs)
         self.num_agents = self.core.N
         self.possible_agents = list(template.possible_agents)
