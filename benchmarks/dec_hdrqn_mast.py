@@ -33,9 +33,9 @@ Usage::
     python benchmarks/dec_hdrqn_mast.py --timesteps 2000 --seeds 0 --episodes 5 --no-write
     python benchmarks/dec_hdrqn_mast.py --speed-check 20000   # CPU vs CUDA steps/s of learn()
 
-At the full budget one run (1.5M env steps on 32 envs, about 47,000 updates) takes about 5.5
-minutes on one idle CPU core; ``--jobs 2`` runs two at a time, so the 12 runs take about 35
-minutes on an idle two-core machine. Finished runs are cached under ``--cache-dir``: an
+At the full budget one run (1.5M env steps on 32 envs, about 47,000 updates of 128 traces)
+took 12 to 15 minutes with two runs on an otherwise idle two-core machine, so ``--jobs 2`` runs
+the 12 runs in about 80 minutes. Finished runs are cached under ``--cache-dir``: an
 interrupted benchmark resumes with the runs it had not finished.
 """
 
@@ -200,7 +200,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--cache-dir", type=Path, default=RESULTS / ".cache")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
-    parser.add_argument("--no-write", action="store_true", help="print, do not write results")
+    parser.add_argument(
+        "--no-write",
+        action="store_true",
+        help="print only: write neither results nor the run cache",
+    )
 
 
 def _run_key(key: str, learner: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
