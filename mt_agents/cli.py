@@ -804,6 +804,26 @@ def _run_of(model_path: Path) -> dict[str, Any] | None:
     return None
 
 
+def _registered_subset(saved: TaskSet | None) -> tuple[str, str] | None:
+    """``(env id, name)`` of a saved task set that is a subset of a registered one, such as the
+    ``mamt-2a-3to6[0,1]`` of a distillation run on tasks 0 and 1; ``None`` for any other set.
+
+    The subset's tasks must equal the registered set's tasks at those indices, so a renamed or
+    edited set is not evaluated on the wrong env by its name alone."""
+    if saved is None:
+        return None
+    match = re.fullmatch(r"(.+)\[(\d+(?:,\d+)*)\]", saved.name)
+    if match is None or match.group(1) not in task_sets.names():
+        return None
+    base = task_sets.get(match.group(1))
+    picked = [int(i) for i in match.group(2).split(",")]
+    if len(picked) != len(saved) or any(i >= len(base) for i in picked):
+        return None
+    if any(base[i] != saved[k] for k, i in enumerate(picked)):
+        return None
+    return task_sets.env_id_of(match.group(1)), saved.name
+
+
 def _eval_header(
     label: str, env_id: str, set_name: str, task: int | None, episodes: int, seed: int
 ) -> str:
@@ -829,6 +849,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     path = _model_file(Path(args.model))
     model = load_model(path, device=args.device)  # ModelFileError (a ValueError) for bad files
     run = _run_of(path)
+    tasks: TaskSet | Task | None = None
     if args.env is None and args.task_set is None:
         if run is not None:
             env_id, set_name, task = run["env"], run["task_set"], run["task"]
@@ -837,6 +858,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             env_id, set_name, task = _resolve_tasks(env_id, set_name, task)
         elif model.task_set is not None and model.task_set.name in task_sets.names():
             env_id, set_name, task = _resolve_tasks(None, model.task_set.name, args.task)
+        elif (subset := _registered_subset(model.task_set)) is not None:
+            env_id, set_name = subset
+            saved = model.task_set
+            assert saved is not None
+            task = args.task
+            if task is not None and not 0 <= task < len(saved):
+                raise UsageError(
+                    f"--task {task} is out of range: {path} was trained on {len(saved)} tasks "
+                    f"({set_name}), numbered 0..{len(saved) - 1}"
+                )
+            tasks = saved if task is None else saved[task]
         else:
             raise UsageError(
                 f"{path} does not say which env it was trained on: give --env ID and --task-set "
@@ -844,7 +876,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             )
     else:
         env_id, set_name, task = _resolve_tasks(args.env, args.task_set, args.task)
-    venv = _make_env(env_id, set_name, task, args.num_envs, args.seed)
+    if tasks is None:
+        tasks = _tasks(set_name, task)
+    venv = mt_envs.make_vec(env_id, args.num_envs, tasks=tasks, seed=args.seed)
     try:
         model.set_env(venv)  # refuses an env with other spaces or agent count
         kwargs = {

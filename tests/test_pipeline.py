@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from mt_agents import PipelineConfig, PolicyDistillation, load_model, run_pipeline
-from mt_agents.cli import main
+from mt_agents.cli import _registered_subset, main
 from mt_agents.distillation.pipeline import ModelPolicy, PipelineError
 from mt_envs import mamt_v0
 from mt_envs.play import run_episodes
+from mt_envs.tasks import TaskSet
 
 torch.set_num_threads(1)
 
@@ -133,6 +134,18 @@ def test_distill_command_stops_resumes_and_refuses(
     assert report["env_steps"]["multi_hdrqn"] == 400 + 400 + 400  # same total env steps
     assert main(args) == 2  # the folder holds a run
     assert "already holds" in capsys.readouterr().err
+    # 'mt-agents eval' finds the env of a model trained on a subset of a registered set.
+    student = str(out / "distill" / "model.zip")
+    assert main(["eval", student, "--episodes", "2", "--num-envs", "2", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["env"] == "mamt_v0" and payload["task_set"] == "mamt-2a-3to6[0,1]"
+    names = list(PipelineConfig(tasks=(0, 1)).task_set_obj().names)
+    assert [row["task"] for row in payload["results"]["model"]["tasks"]] == names
+    assert main(["eval", student, "--episodes", "1", "--task", "1", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert [row["task"] for row in payload["results"]["model"]["tasks"]] == names[1:]
+    assert main(["eval", student, "--task", "2"]) == 2
+    assert "out of range" in capsys.readouterr().err
 
 
 def test_demo_command_writes_table_and_gifs(
@@ -156,3 +169,13 @@ def test_demo_command_writes_table_and_gifs(
     config = json.loads((out / "pipeline.json").read_text())["config"]
     assert config["specialist_timesteps"] == [600, 1200] and config["tasks"] == [0, 1]
     assert np.isfinite(json.loads((out / "report.json").read_text())["rows"][0]["distilled"])
+
+
+def test_eval_trusts_a_subset_name_only_when_its_tasks_match() -> None:
+    subset = PipelineConfig(tasks=(3, 1)).task_set_obj()
+    assert _registered_subset(subset) == ("mamt_v0", "mamt-2a-3to6[3,1]")
+    edited = TaskSet(subset.name, (subset[1], subset[0]), "")  # same name, tasks swapped
+    assert _registered_subset(edited) is None
+    assert _registered_subset(TaskSet("mamt-2a-3to6[7]", (subset[0],), "")) is None
+    assert _registered_subset(TaskSet("nowhere[0]", (subset[0],), "")) is None
+    assert _registered_subset(None) is None
