@@ -290,7 +290,9 @@ def test_distilling_one_teacher_reproduces_its_greedy_actions() -> None:
     equally good and the teacher's Q-values for them differ by less than 1e-3, so its argmax
     among them is arbitrary, and equation 6 at T = 0.01 gives them the same target. Measured
     with these budgets over seeds 0 and 1: 0.99-1.00 of the observations this way, 0.94-0.96
-    for the exact argmax (asserted >= 0.9 as well)."""
+    for the exact argmax (asserted >= 0.9 as well). The misses are near-ties: where the
+    teacher's best action leads the second by more than T, the student picks it on 0.994-0.995
+    of the observations (seeds 0 and 2; asserted >= 0.98)."""
     task = CaptureTask.mast(3, n_agents=2, flicker=0.0)
     teacher = DecHDRQN(
         mt_envs.make_vec("mast_v0", 16, tasks=[task], seed=0), seed=0, learning_starts=500
@@ -310,6 +312,7 @@ def test_distilling_one_teacher_reproduces_its_greedy_actions() -> None:
     s_teacher: tuple[torch.Tensor, torch.Tensor] | None = None
     s_student = None
     exact, near = [], []
+    decisive = []  # observations where the teacher's best action leads by more than T
     for _ in range(300):
         if s_teacher is not None:
             keep = torch.as_tensor(~starts, dtype=torch.float32)[None, :, None]
@@ -323,8 +326,14 @@ def test_distilling_one_teacher_reproduces_its_greedy_actions() -> None:
         exact.append((a_teacher == a_student)[live])
         q_student_action = np.take_along_axis(q_np, a_student[..., None], axis=-1)[..., 0]
         near.append((q_np.max(axis=-1) - q_student_action <= student.temperature)[live])
+        top2 = np.sort(q_np, axis=-1)[..., -2:]
+        decisive.append((top2[..., 1] - top2[..., 0] > student.temperature)[live])
         obs, _r, _te, _tr, info = held_out.step(a_teacher)
         starts = info["_final"]
     rate, exact_rate = float(np.concatenate(near).mean()), float(np.concatenate(exact).mean())
+    clear = np.concatenate(decisive)
+    clear_rate = float(np.concatenate(exact)[clear].mean())
+    assert clear.sum() > 1000, "too few observations with a clear greedy action"
     assert rate >= 0.95, f"the student plays a greedy action of its teacher on {rate:.3f}"
     assert exact_rate >= 0.9, f"the student matches the teacher's argmax on {exact_rate:.3f}"
+    assert clear_rate >= 0.98, f"where the teacher's argmax is clear, matched on {clear_rate:.3f}"
