@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +183,59 @@ def test_eval_trusts_a_subset_name_only_when_its_tasks_match() -> None:
     assert _registered_subset(TaskSet("mamt-2a-3to6[7]", (subset[0],), "")) is None
     assert _registered_subset(TaskSet("nowhere[0]", (subset[0],), "")) is None
     assert _registered_subset(None) is None
+
+
+def _run_phase_one(out: Path, config: PipelineConfig) -> None:
+    torch.set_num_threads(1)
+    run_pipeline(config, out, stop_after="specialists", verbose=0)
+
+
+def test_a_killed_phase_continues_from_its_last_curve_point(tmp_path: Path) -> None:
+    """SIGKILL in the middle of a specialist's training: the resumed run continues from the
+    phase's checkpoint (written at each curve point), keeps the curve it had, and ends with the
+    configured env steps; the checkpoint is removed once the phase is recorded."""
+    config = PipelineConfig(
+        tasks=(0,),
+        specialist_timesteps=2_400,
+        distill_timesteps=400,
+        num_envs=4,
+        eval_episodes=2,
+        curve_freq=400,
+        curve_episodes=1,
+        gif_episodes=0,
+    )
+    out = tmp_path / "run"
+    partial = out / "specialists" / "task0" / "checkpoint.json"
+    proc = multiprocessing.get_context("fork").Process(target=_run_phase_one, args=(out, config))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 120
+        killed_at = 0
+        while time.monotonic() < deadline and proc.is_alive():
+            try:
+                killed_at = int(json.loads(partial.read_text())["timesteps"])
+            except (OSError, ValueError, KeyError):
+                killed_at = 0
+            if killed_at >= 800:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        proc.join(30)
+        if proc.is_alive():
+            proc.kill()
+    assert proc.exitcode == -signal.SIGKILL, "the run ended before it could be killed mid-phase"
+    saved = json.loads(partial.read_text())  # the newest checkpoint when the kill came
+    assert 800 <= saved["timesteps"] < 2_400
+    lines: list[str] = []
+    result = run_pipeline(None, out, resume=True, stop_after="specialists", say=lines.append)
+    assert result is None  # stopped after phase I, as asked
+    assert any(f"resuming at {saved['timesteps']} of 2400" in line for line in lines), lines
+    entry = json.loads((out / "pipeline.json").read_text())["phases"]["specialists"]["0"]
+    assert entry["done"] is True and entry["timesteps"] == 2_400
+    steps = [p["timesteps"] for p in entry["curve"]]
+    assert steps[: len(saved["curve"])] == [p["timesteps"] for p in saved["curve"]]
+    assert steps == sorted(set(steps)) and steps[0] == 0 and steps[-1] == 2_400
+    assert entry["wall_s"] >= saved["wall_s"]
+    assert not partial.exists() and not partial.with_suffix(".zip").exists()
+    assert load_model(out / "specialists" / "task0" / "model.zip").num_timesteps == 2_400

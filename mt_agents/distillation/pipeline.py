@@ -10,7 +10,8 @@
     print(result.table)
 
 Phases, each recorded in ``<out>/pipeline.json`` as it finishes (so an interrupted run resumes at
-the first unfinished one with ``resume=True``):
+the first unfinished one with ``resume=True``, and a training phase continues from the
+checkpoint it writes at each of its curve points):
 
 1. ``specialists``: one :class:`~mt_agents.DecHDRQN` team per task, one after another. Each
    trains on the multi-task env with a fixed task sampler (:func:`mt_envs.tasks.fixed`), so
@@ -42,7 +43,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -66,7 +67,12 @@ __all__ = [
     "run_pipeline",
 ]
 
+_Model = TypeVar("_Model", bound="MultiAgentAlgorithm")
+
 PIPELINE_FILE = "pipeline.json"
+#: A phase's checkpoint in its folder, and the curve / wall time it had reached.
+CHECKPOINT_FILE = "checkpoint.zip"
+PARTIAL_FILE = "checkpoint.json"
 #: The phases, in order.
 PHASES = ("specialists", "distill", "multi_hdrqn", "evaluate", "report")
 #: The phases whose results depend on each phase (redone when it runs again).
@@ -380,10 +386,18 @@ class _RunState:
 
 # -- learning curves -----------------------------------------------------------------------------
 def _curve_callback(
-    eval_env: MultiAgentVectorEnv, every: int, n_episodes: int, tasks: list[int], seed: int
+    eval_env: MultiAgentVectorEnv,
+    every: int,
+    n_episodes: int,
+    tasks: list[int],
+    seed: int,
+    points: list[dict[str, Any]] | None = None,
+    on_point: Callable[[MultiAgentAlgorithm, list[dict[str, Any]]], None] | None = None,
 ) -> BaseCallback:
     """A callback evaluating ``tasks`` every ``every`` env steps (and at the start and end),
-    logging ``eval/task/<name>/mean_disc_reward`` and keeping ``points``."""
+    logging ``eval/task/<name>/mean_disc_reward`` and keeping ``points`` (continuing the given
+    ones on a resumed phase). ``on_point(model, points)`` runs after each evaluation during
+    training (the phase checkpoints there), not after the last."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     from mt_agents.common.evaluation import evaluate_multitask
@@ -392,7 +406,7 @@ def _curve_callback(
     class CurveCallback(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
-            self.points: list[dict[str, Any]] = []
+            self.points: list[dict[str, Any]] = list(points or [])
             self._next = every
 
         def _evaluate(self) -> None:
@@ -420,6 +434,8 @@ def _curve_callback(
             if self.model.num_timesteps >= self._next:
                 self._evaluate()
                 self._next = (int(self.model.num_timesteps) // every + 1) * every
+                if on_point is not None:
+                    on_point(self.model, self.points)  # type: ignore[arg-type]
             return True
 
         def _on_training_end(self) -> None:
@@ -493,34 +509,103 @@ class _Runner:
     def curve_every(self, total: int) -> int:
         return self.config.curve_freq or max(self.config.num_envs, total // 10)
 
+    def resume_point(
+        self,
+        model: _Model,
+        total: int,
+        folder: Path,
+        teachers: Mapping[int, Path] | None,
+    ) -> tuple[_Model, list[dict[str, Any]], float] | None:
+        """The phase's checkpoint (model, curve so far, wall seconds so far) when an earlier
+        session left a usable one in ``folder``; ``None`` to start the phase over."""
+        ckpt, partial = folder / CHECKPOINT_FILE, folder / PARTIAL_FILE
+        if not (ckpt.is_file() and partial.is_file()):
+            return None
+        try:
+            saved = json.loads(partial.read_text(encoding="utf-8"))
+            if not isinstance(saved, dict) or saved.get("total") != total:
+                raise ValueError(f"{partial} belongs to another budget")
+            points, wall = saved["curve"], float(saved["wall_s"])
+            if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+                raise ValueError(f"{partial}: the curve is not a list of points")
+            done = int(saved["timesteps"])
+            # A fresh env stream for the new session: the phase's seed would replay its start.
+            session = _seed(self.config, 11, done)
+            loaded = type(model).load(ckpt, env=model.env, device=self.device, seed=session)
+            if teachers is not None:
+                loaded.set_teachers(teachers)  # type: ignore[attr-defined]
+            if not done <= loaded.num_timesteps < total:
+                raise ValueError(f"{ckpt} is at {loaded.num_timesteps} env steps, not {done}")
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            self.say(f"    the checkpoint in {folder} is unusable ({exc}); starting the phase over")
+            return None
+        self.say(f"    resuming at {loaded.num_timesteps} of {total} env steps from {ckpt}")
+        return loaded, points, wall
+
     def train(
         self,
-        model: MultiAgentAlgorithm,
+        model: _Model,
         total: int,
         folder: Path,
         eval_tasks: list[int],
         seed: int,
-    ) -> tuple[list[dict[str, Any]], float]:
-        """Train ``model`` with curve evaluations and csv logs in ``folder``; save it there."""
+        teachers: Mapping[int, Path] | None = None,
+    ) -> tuple[_Model, list[dict[str, Any]], float]:
+        """Train ``model`` with curve evaluations and csv logs in ``folder``; save it there.
+
+        At every curve point the phase checkpoints into ``folder`` (the model, with optimizer
+        state, and the curve so far), so an interrupted phase continues from its last point
+        rather than from the start; the replay or distillation memories are not saved and
+        refill. Returns the trained model (the one passed, or the checkpoint's), its curve and
+        the wall seconds of all sessions."""
+        folder.mkdir(parents=True, exist_ok=True)
+        points: list[dict[str, Any]] = []
+        wall_before = 0.0
+        resumed = self.resume_point(model, total, folder, teachers)
+        if resumed is not None:
+            model, points, wall_before = resumed
         eval_env = self.make_env(min(self.config.num_envs, 32), seed)
         logger = _logger(folder, stdout=self.verbose >= 2)
         model.set_logger(logger)
         every = self.curve_every(total)
-        curve = _curve_callback(eval_env, every, self.config.curve_episodes, eval_tasks, seed)
         started = time.perf_counter()
+
+        def checkpoint(trained: MultiAgentAlgorithm, curve: list[dict[str, Any]]) -> None:
+            if trained.num_timesteps >= total:
+                return  # the phase ends now and saves its model
+            trained.save(folder / CHECKPOINT_FILE)
+            partial = {
+                "total": total,
+                "timesteps": int(trained.num_timesteps),
+                "wall_s": wall_before + time.perf_counter() - started,
+                "curve": curve,
+            }
+            _write_json(folder / PARTIAL_FILE, _finite(partial))
+
+        curve = _curve_callback(
+            eval_env, every, self.config.curve_episodes, eval_tasks, seed, points, checkpoint
+        )
+        done_before = int(model.num_timesteps)
         try:
             model.learn(
-                total,
+                total - done_before,
                 callback=[curve, _dump_callback(every)],
                 log_interval=None,
+                reset_num_timesteps=done_before == 0,
                 progress_bar=self.progress,
             )
         finally:
             logger.close()
             eval_env.close()
-        wall = time.perf_counter() - started
+        wall = wall_before + time.perf_counter() - started
         model.save(folder / "model.zip")
-        return list(curve.points), wall  # type: ignore[attr-defined]
+        return model, list(curve.points), wall  # type: ignore[attr-defined]
+
+    @staticmethod
+    def drop_checkpoint(folder: Path) -> None:
+        """Remove a finished phase's checkpoint (after ``pipeline.json`` records the phase)."""
+        for name in (CHECKPOINT_FILE, PARTIAL_FILE):
+            (folder / name).unlink(missing_ok=True)
 
     def specialists(self) -> list[str]:
         from mt_agents.dec_hdrqn import DecHDRQN
@@ -546,7 +631,9 @@ class _Runner:
                     **self.config.specialist_kwargs,
                 )
                 folder = self.out / "specialists" / f"task{k}"
-                curve, wall = self.train(model, steps[k], folder, [k], _seed(self.config, 3, k))
+                model, curve, wall = self.train(
+                    model, steps[k], folder, [k], _seed(self.config, 3, k)
+                )
             finally:
                 env.close()
             entries[key] = {
@@ -558,6 +645,7 @@ class _Runner:
                 "curve": curve,
             }
             self.state.save()
+            self.drop_checkpoint(folder)
             ran.append(f"specialists/{k}")
         return ran
 
@@ -578,8 +666,8 @@ class _Runner:
                 **self.config.distill_kwargs,
             )
             folder = self.out / "distill"
-            curve, wall = self.train(
-                model, total, folder, list(range(self.n_tasks)), _seed(self.config, 6)
+            model, curve, wall = self.train(
+                model, total, folder, list(range(self.n_tasks)), _seed(self.config, 6), teachers
             )
         finally:
             env.close()
@@ -591,6 +679,7 @@ class _Runner:
             "curve": curve,
         }
         self.state.save()
+        self.drop_checkpoint(folder)
 
     def multi_hdrqn(self) -> None:
         from mt_agents.dec_hdrqn import DecHDRQN
@@ -603,7 +692,7 @@ class _Runner:
                 env, seed=_seed(self.config, 8), device=self.device, **self.config.multi_kwargs
             )
             folder = self.out / "multi_hdrqn"
-            curve, wall = self.train(
+            model, curve, wall = self.train(
                 model, total, folder, list(range(self.n_tasks)), _seed(self.config, 9)
             )
         finally:
@@ -616,6 +705,7 @@ class _Runner:
             "curve": curve,
         }
         self.state.save()
+        self.drop_checkpoint(folder)
 
     def evaluate(self) -> None:
         from mt_agents import load_model
