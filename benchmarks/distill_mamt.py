@@ -120,6 +120,7 @@ def summarise(reports: dict[int, dict[str, Any]], full: bool) -> dict[str, Any]:
             row[key], row[f"{key}_sd"] = mean_sd(vals)
         ratios = [rep["rows"][k]["ratio"] for rep in reports.values()]
         row["ratio"], row["ratio_sd"] = mean_sd(ratios)
+        row["ratio_per_seed"] = ratios
         row["ratio_of_means"] = (
             row["distilled"] / row["specialist"] if row["specialist"] > 0 else math.nan
         )
@@ -170,13 +171,18 @@ def markdown(rep: dict[str, Any]) -> str:
         f"{rep['episodes']} evaluation episodes per task and learner; mean ± sd across seeds of "
         "the discounted return, gamma 0.95).",
         "",
-        "| task | specialist | distilled | distilled / specialist | Multi-HDRQN | greedy chaser |",
+        "| task | specialist | distilled | distilled / specialist (per seed) | Multi-HDRQN | "
+        "greedy chaser |",
         "|---|--:|--:|--:|--:|--:|",
     ]
     for r in s["rows"]:
+        per_seed = ", ".join(
+            "n/a" if v is None or not math.isfinite(v) else f"{v:.2f}" for v in r["ratio_per_seed"]
+        )
         lines.append(
             f"| {r['task_id']}: {r['task']} | {_cell(r, 'specialist')} | {_cell(r, 'distilled')} | "
-            f"{r['ratio_of_means']:.2f} | {_cell(r, 'multi_hdrqn')} | {_cell(r, 'greedy')} |"
+            f"**{r['ratio_of_means']:.2f}** ({per_seed}) | {_cell(r, 'multi_hdrqn')} | "
+            f"{_cell(r, 'greedy')} |"
         )
     steps = s["env_steps"]
     walls = s["wall_s_mean_sd"]
